@@ -1,0 +1,10 @@
+#pragma once
+// Paths for tests: the project root and the read-only ../shared data beside it.
+#include <string>
+
+namespace greta::test {
+
+inline std::string source_path(const std::string& rel) { return std::string(GRETA_SOURCE_DIR) + "/" + rel; }
+inline std::string shared_path(const std::string& rel) { return std::string(GRETA_SOURCE_DIR) + "/../shared/" + rel; }
+
+}  // namespace greta::test
