@@ -1,0 +1,90 @@
+#pragma once
+// The interface between the model (what is computed) and a backend (how).
+//
+// The model code calls these ops stage by stage and never branches on the backend; a
+// backend never knows the model. Activations are f32 matrices [rows][cols] that live
+// where the backend keeps them (host memory for the CPU, device memory for a GPU);
+// weights stay in their GGUF block format and are dequantized inside the kernels.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "greta/tensor_type.h"
+
+namespace greta {
+
+// Which kernel family computes an op: matrix-matrix (prefill) or matrix-vector (decode).
+enum class Route { Gemm, Gemv };
+const char* route_name(Route r);
+
+// A row-major f32 activation matrix owned by a backend.
+struct Act {
+  float* data = nullptr;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  Act first_rows(int64_t n) const { return {data, n, cols}; }
+  float* row(int64_t r) const { return data + r * cols; }
+};
+
+// A weight matrix [rows = output features][cols = input features], rows contiguous.
+struct Weight {
+  TensorType type = TensorType::F32;
+  const void* data = nullptr;  // where the backend reads it
+  const void* host = nullptr;  // the same bytes on the host (for audits and faults)
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t row_bytes() const { return greta::row_bytes(type, cols); }
+};
+
+// Per-layer key/value cache of one sequence: [n_ctx][kv_dim] f32 per layer.
+struct KvCache {
+  int64_t n_ctx = 0;
+  int64_t kv_dim = 0;
+  std::vector<Act> k, v;  // one per layer
+};
+
+struct AttentionShape {
+  int n_heads = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+  // A short description of each op's numeric contract, for audit budgets and docs.
+  virtual std::string numeric_contract() const = 0;
+
+  virtual Weight upload(TensorType type, const void* host, int64_t rows, int64_t cols) = 0;
+  virtual Act alloc(int64_t rows, int64_t cols) = 0;
+  virtual void release(Act a) = 0;
+  virtual void to_host(Act src, int64_t first_row, int64_t n_rows, float* dst) = 0;
+  virtual void from_host(const float* src, Act dst, int64_t first_row, int64_t n_rows) = 0;
+
+  // out[i] = table row tokens[i]
+  virtual void embed(const Weight& table, const int32_t* tokens, int64_t n, Act out) = 0;
+  // out = x / sqrt(mean(x^2) + eps) * w, per row
+  virtual void rmsnorm(Act x, const Weight& w, float eps, Act out) = 0;
+  // out[t] = W · x[t]
+  virtual void matmul(const Weight& w, Act x, Act out, Route route) = 0;
+  // Rotates pairs (2i, 2i+1) of every head of every row (llama.cpp's "normal" RoPE) by the
+  // angle whose cosine and sine are cos_sin[row][i][0..1] (host memory, rope_dim/2 pairs per
+  // row, computed once per forward); dimensions past rope_dim are untouched.
+  virtual void rope(Act x, int head_dim, int rope_dim, const float* cos_sin) = 0;
+  // Writes rows of k and v into the cache of `layer` at positions pos[i].
+  virtual void kv_store(KvCache& cache, int layer, Act k, Act v, const int32_t* pos) = 0;
+  // out[i] = softmax(q[i]·K[0..pos[i]] / sqrt(d)) · V for each head (GQA), reading the cache.
+  // Route Gemm is the prefill kernel (many query rows), Gemv the decode kernel (one row).
+  // kv_shift > 0 misaddresses the window by that many rows (fault injection only).
+  virtual void attention(Route route, Act q, const KvCache& cache, int layer, const int32_t* pos,
+                         const AttentionShape& shape, Act out, int kv_shift = 0) = 0;
+  virtual void swiglu(Act gate, Act up, Act out) = 0;  // silu(gate) * up
+  virtual void add(Act a, Act b, Act out) = 0;         // out = a + b
+  virtual void scale(Act x, float s) = 0;             // x *= s
+  virtual void copy(Act src, Act dst) = 0;
+  virtual void synchronize() {}
+};
+
+}  // namespace greta
