@@ -1,0 +1,115 @@
+// AVX2+FMA kernels: two ymm registers (lanes 0-7 and 8-15) emulate one 16-lane
+// canonical accumulator. Everything after the target pragma is internal to this file.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include "quant/kernels.h"
+#include "quant/quant.h"
+#include "quant/quant_formats.h"
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+
+namespace greta::quant::detail {
+namespace {
+
+constexpr int kQuantRows = 4, kDenseRows = 4, kGemmRows = 2, kGemmTokens = 3;
+
+struct F {
+  __m256 lo, hi;
+};
+struct I {
+  __m256i lo, hi;
+};
+
+// Lane masks for a zero-padded tail of n < 16 elements.
+inline __m256i lane_mask(int n, int first) {
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n - first), iota);
+}
+
+inline F zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
+inline F load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
+inline F load_n(const float* p, int n) {
+  return {_mm256_maskload_ps(p, lane_mask(n, 0)), _mm256_maskload_ps(p + 8, lane_mask(n, 8))};
+}
+inline F fma(F a, F b, F c) { return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)}; }
+inline F fmsub(F a, F b, F c) { return {_mm256_fmsub_ps(a.lo, b.lo, c.lo), _mm256_fmsub_ps(a.hi, b.hi, c.hi)}; }
+inline F mul(F a, F b) { return {_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)}; }
+inline F bcast(float f) { return {_mm256_set1_ps(f), _mm256_set1_ps(f)}; }
+inline __m128i load8(const void* p) { return _mm_loadl_epi64(static_cast<const __m128i*>(p)); }
+inline I u8(const uint8_t* p) { return {_mm256_cvtepu8_epi32(load8(p)), _mm256_cvtepu8_epi32(load8(p + 8))}; }
+inline I s8(const int8_t* p) { return {_mm256_cvtepi8_epi32(load8(p)), _mm256_cvtepi8_epi32(load8(p + 8))}; }
+inline I and_(I a, int m) {
+  const __m256i mv = _mm256_set1_epi32(m);
+  return {_mm256_and_si256(a.lo, mv), _mm256_and_si256(a.hi, mv)};
+}
+inline I or_(I a, I b) { return {_mm256_or_si256(a.lo, b.lo), _mm256_or_si256(a.hi, b.hi)}; }
+inline I sub(I a, int m) {
+  const __m256i mv = _mm256_set1_epi32(m);
+  return {_mm256_sub_epi32(a.lo, mv), _mm256_sub_epi32(a.hi, mv)};
+}
+template <int S>
+inline I srl(I a) {
+  if constexpr (S == 0) return a;
+  else return {_mm256_srli_epi32(a.lo, S), _mm256_srli_epi32(a.hi, S)};
+}
+template <int S>
+inline I sll(I a) {
+  if constexpr (S == 0) return a;
+  else return {_mm256_slli_epi32(a.lo, S), _mm256_slli_epi32(a.hi, S)};
+}
+inline F cvt(I a) { return {_mm256_cvtepi32_ps(a.lo), _mm256_cvtepi32_ps(a.hi)}; }
+inline void store(float* p, F a) {
+  _mm256_storeu_ps(p, a.lo);
+  _mm256_storeu_ps(p + 8, a.hi);
+}
+inline void store_n(float* p, F a, int n) {
+  _mm256_maskstore_ps(p, lane_mask(n, 0), a.lo);
+  _mm256_maskstore_ps(p + 8, lane_mask(n, 8), a.hi);
+}
+
+// The canonical tree: l[i]+=l[i+8] is lo+hi; then l[i]+=l[i+4]; l[i]+=l[i+2]; l[0]+l[1].
+inline float reduce(F a) {
+  const __m256 s8 = _mm256_add_ps(a.lo, a.hi);
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+inline F f16(const uint16_t* p) {
+  return {_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))),
+          _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 8)))};
+}
+inline F f16_n(const uint16_t* p, int n) {
+  uint16_t tmp[16] = {};
+  std::memcpy(tmp, p, static_cast<size_t>(n) * 2);
+  return f16(tmp);
+}
+inline __m256 bf16_8(const uint16_t* p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+inline F bf16(const uint16_t* p) { return {bf16_8(p), bf16_8(p + 8)}; }
+inline F bf16_n(const uint16_t* p, int n) {
+  uint16_t tmp[16] = {};
+  std::memcpy(tmp, p, static_cast<size_t>(n) * 2);
+  return bf16(tmp);
+}
+
+#include "quant/kernels_simd.h"
+
+}  // namespace
+
+const Kernels& avx2_kernels() {
+  static const Kernels k{simd_dequantize_row, simd_dot_rows, simd_dot_f32, simd_gemm_f32};
+  return k;
+}
+
+}  // namespace greta::quant::detail
+
+#pragma GCC pop_options

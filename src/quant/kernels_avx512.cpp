@@ -1,0 +1,90 @@
+// AVX-512 kernels: one zmm register is one 16-lane canonical accumulator.
+// Everything after the target pragma is internal to this file, so no function compiled
+// for AVX-512 can be picked by the linker for a caller on another CPU.
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <utility>
+
+#include "quant/kernels.h"
+#include "quant/quant.h"
+#include "quant/quant_formats.h"
+
+#pragma GCC push_options
+// GCC 12's _mm512_undefined_* self-initialization trips these warnings inside the headers.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")
+
+namespace greta::quant::detail {
+namespace {
+
+constexpr int kQuantRows = 4, kDenseRows = 4, kGemmRows = 4, kGemmTokens = 6;
+
+struct F {
+  __m512 v;
+};
+struct I {
+  __m512i v;
+};
+
+inline __mmask16 first_n(int n) { return static_cast<__mmask16>((1u << n) - 1); }
+
+inline F zero() { return {_mm512_setzero_ps()}; }
+inline F load(const float* p) { return {_mm512_loadu_ps(p)}; }
+inline F load_n(const float* p, int n) { return {_mm512_maskz_loadu_ps(first_n(n), p)}; }
+inline F fma(F a, F b, F c) { return {_mm512_fmadd_ps(a.v, b.v, c.v)}; }
+inline F fmsub(F a, F b, F c) { return {_mm512_fmsub_ps(a.v, b.v, c.v)}; }
+inline F mul(F a, F b) { return {_mm512_mul_ps(a.v, b.v)}; }
+inline F bcast(float f) { return {_mm512_set1_ps(f)}; }
+inline I u8(const uint8_t* p) { return {_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))}; }
+inline I s8(const int8_t* p) { return {_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))}; }
+inline I and_(I a, int m) { return {_mm512_and_si512(a.v, _mm512_set1_epi32(m))}; }
+inline I or_(I a, I b) { return {_mm512_or_si512(a.v, b.v)}; }
+inline I sub(I a, int m) { return {_mm512_sub_epi32(a.v, _mm512_set1_epi32(m))}; }
+template <int S>
+inline I srl(I a) {
+  if constexpr (S == 0) return a;
+  else return {_mm512_srli_epi32(a.v, S)};
+}
+template <int S>
+inline I sll(I a) {
+  if constexpr (S == 0) return a;
+  else return {_mm512_slli_epi32(a.v, S)};
+}
+inline F cvt(I a) { return {_mm512_cvtepi32_ps(a.v)}; }
+inline void store(float* p, F a) { _mm512_storeu_ps(p, a.v); }
+inline void store_n(float* p, F a, int n) { _mm512_mask_storeu_ps(p, first_n(n), a.v); }
+
+// The canonical tree: l[i]+=l[i+8]; l[i]+=l[i+4]; l[i]+=l[i+2]; l[0]+l[1].
+inline float reduce(F a) {
+  const __m256 lo = _mm512_castps512_ps256(a.v);
+  const __m256 hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a.v), 1));
+  const __m256 s8 = _mm256_add_ps(lo, hi);
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+inline F f16(const uint16_t* p) { return {_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)))}; }
+inline F f16_n(const uint16_t* p, int n) { return {_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(first_n(n), p))}; }
+inline F bf16_of(__m256i h) { return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))}; }
+inline F bf16(const uint16_t* p) { return bf16_of(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
+inline F bf16_n(const uint16_t* p, int n) { return bf16_of(_mm256_maskz_loadu_epi16(first_n(n), p)); }
+
+#include "quant/kernels_simd.h"
+
+}  // namespace
+
+const Kernels& avx512_kernels() {
+  static const Kernels k{simd_dequantize_row, simd_dot_rows, simd_dot_f32, simd_gemm_f32};
+  return k;
+}
+
+}  // namespace greta::quant::detail
+
+#pragma GCC diagnostic pop
+#pragma GCC pop_options

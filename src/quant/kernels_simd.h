@@ -1,0 +1,324 @@
+// The SIMD kernels, written once against a 16-lane vector abstraction and compiled once
+// per instruction set: kernels_avx2.cpp and kernels_avx512.cpp define the vector types
+// and operations below, open their target region, then include this file inside an
+// anonymous namespace. Lane j of a 16-lane accumulator is lane j of the canonical
+// reduction, so every kernel here reproduces the scalar reference bit for bit.
+//
+// Required from the including file:
+//   F (16 floats), I (16 int32)
+//   F zero(); F load(const float*); F load_n(const float*, int n)  (zero padded)
+//   F fma(a, b, c) = a*b + c; F fmsub(a, b, c) = a*b - c; F mul(a, b); F bcast(float)
+//   I u8(const uint8_t*) (16 bytes, zero-extended); I s8(const int8_t*)
+//   I and_(I, int); I or_(I, I); I sub(I, int); srl<S>(I); sll<S>(I); F cvt(I)
+//   void store(float*, F); void store_n(float*, F, int n); float reduce(F)
+//   F f16(const uint16_t*), f16_n(const uint16_t*, int), bf16(...), bf16_n(...)
+//   constexpr int kGemmRows, kGemmTokens, kQuantRows, kDenseRows
+// This header is deliberately not self-contained and has no include guard.
+
+template <int N, class Fn>
+inline void for_chunks(Fn&& fn) {
+  [&]<int... C>(std::integer_sequence<int, C...>) {
+    (fn(std::integral_constant<int, C>{}), ...);
+  }(std::make_integer_sequence<int, N>{});
+}
+
+// ---- block formats: prepare() reads a block's scales once, chunk<C>() yields the
+// weights of elements [32C, 32C+32) of the block as two vectors, by the expressions of
+// quant_formats.h.
+
+struct FmtQ8_0 {
+  static constexpr int kBlock = 32, kBytes = 34, kChunks = 1;
+  struct Prep {
+    F d;
+  };
+  static void prepare(const uint8_t* b, Prep& p) { p.d = bcast(f16_to_f32(load_u16(b))); }
+  template <int C>
+  static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
+    const auto* qs = reinterpret_cast<const int8_t*>(b + 2);
+    w0 = mul(p.d, cvt(s8(qs)));
+    w1 = mul(p.d, cvt(s8(qs + 16)));
+  }
+};
+
+struct FmtQ4_0 {
+  static constexpr int kBlock = 32, kBytes = 18, kChunks = 1;
+  struct Prep {
+    F d;
+  };
+  static void prepare(const uint8_t* b, Prep& p) { p.d = bcast(f16_to_f32(load_u16(b))); }
+  template <int C>
+  static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
+    const I v = u8(b + 2);
+    w0 = mul(p.d, cvt(sub(and_(v, 0xF), 8)));
+    w1 = mul(p.d, cvt(sub(srl<4>(v), 8)));
+  }
+};
+
+struct FmtQ4_K {
+  static constexpr int kBlock = 256, kBytes = 144, kChunks = 8;
+  struct Prep {
+    float a[8], b[8];
+  };
+  static void prepare(const uint8_t* b, Prep& p) { k_quant_factors(b, p.a, p.b); }
+  template <int C>
+  static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
+    const uint8_t* qs = b + 16 + 32 * (C / 2);
+    constexpr int kShift = (C % 2) * 4;
+    const F a = bcast(p.a[C]), m = bcast(p.b[C]);
+    w0 = fmsub(a, cvt(and_(srl<kShift>(u8(qs)), 0xF)), m);
+    w1 = fmsub(a, cvt(and_(srl<kShift>(u8(qs + 16)), 0xF)), m);
+  }
+};
+
+struct FmtQ5_K {
+  static constexpr int kBlock = 256, kBytes = 176, kChunks = 8;
+  struct Prep {
+    float a[8], b[8];
+  };
+  static void prepare(const uint8_t* b, Prep& p) { k_quant_factors(b, p.a, p.b); }
+  // Bit C of each qh byte, moved to bit 4.
+  template <int C>
+  static I high_bit(I h) {
+    if constexpr (C <= 4)
+      return and_(sll<4 - C>(h), 0x10);
+    else
+      return and_(srl<C - 4>(h), 0x10);
+  }
+  template <int C>
+  static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
+    const uint8_t* qh = b + 16;
+    const uint8_t* qs = b + 48 + 32 * (C / 2);
+    constexpr int kShift = (C % 2) * 4;
+    const F a = bcast(p.a[C]), m = bcast(p.b[C]);
+    w0 = fmsub(a, cvt(or_(and_(srl<kShift>(u8(qs)), 0xF), high_bit<C>(u8(qh)))), m);
+    w1 = fmsub(a, cvt(or_(and_(srl<kShift>(u8(qs + 16)), 0xF), high_bit<C>(u8(qh + 16)))), m);
+  }
+};
+
+struct FmtQ6_K {
+  static constexpr int kBlock = 256, kBytes = 210, kChunks = 8;
+  struct Prep {
+    float a[16];
+  };
+  static void prepare(const uint8_t* b, Prep& p) {
+    const float d = f16_to_f32(load_u16(b + 208));
+    const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
+    for (int i = 0; i < 16; ++i) p.a[i] = d * static_cast<float>(sc[i]);
+  }
+  template <int C>
+  static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
+    constexpr int kHalf = C / 4, kQuarter = C % 4;
+    const uint8_t* ql = b + 64 * kHalf + 32 * (kQuarter & 1);
+    const uint8_t* qh = b + 128 + 32 * kHalf;
+    constexpr int kLowShift = kQuarter < 2 ? 0 : 4;
+    auto code = [&](int off) {
+      const I lo = and_(srl<kLowShift>(u8(ql + off)), 0xF);
+      const I hi = and_(high_bits<kQuarter>(u8(qh + off)), 0x30);
+      return cvt(sub(or_(lo, hi), 32));
+    };
+    w0 = mul(bcast(p.a[8 * kHalf + 2 * kQuarter]), code(0));
+    w1 = mul(bcast(p.a[8 * kHalf + 2 * kQuarter + 1]), code(16));
+  }
+  // Bits 2Q..2Q+1 of each qh byte, moved to bits 4..5 (before masking with 0x30).
+  template <int Q>
+  static I high_bits(I h) {
+    if constexpr (Q < 2)
+      return sll<4 - 2 * Q>(h);
+    else if constexpr (Q == 2)
+      return h;
+    else
+      return srl<2>(h);
+  }
+};
+
+// ---- dense rows (f32, f16, bf16): 16 weights at element k, full or zero-padded.
+
+struct DenseF32 {
+  static F at(const uint8_t* row, int64_t k) { return load(reinterpret_cast<const float*>(row) + k); }
+  static F at_n(const uint8_t* row, int64_t k, int n) { return load_n(reinterpret_cast<const float*>(row) + k, n); }
+};
+struct DenseF16 {
+  static F at(const uint8_t* row, int64_t k) { return f16(reinterpret_cast<const uint16_t*>(row) + k); }
+  static F at_n(const uint8_t* row, int64_t k, int n) { return f16_n(reinterpret_cast<const uint16_t*>(row) + k, n); }
+};
+struct DenseBF16 {
+  static F at(const uint8_t* row, int64_t k) { return bf16(reinterpret_cast<const uint16_t*>(row) + k); }
+  static F at_n(const uint8_t* row, int64_t k, int n) { return bf16_n(reinterpret_cast<const uint16_t*>(row) + k, n); }
+};
+
+// R rows of a block format against x: one accumulator per row, so R independent FMA
+// chains share every load of x, and weights never leave registers.
+template <class Fmt, int R>
+void quant_rows(const uint8_t* rows, int64_t stride, const float* x, int64_t n, float* y) {
+  F acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = zero();
+  const int64_t nb = n / Fmt::kBlock;
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const uint8_t* blk[R];
+    typename Fmt::Prep prep[R];
+    for (int r = 0; r < R; ++r) {
+      blk[r] = rows + r * stride + ib * Fmt::kBytes;
+      Fmt::prepare(blk[r], prep[r]);
+    }
+    const float* xb = x + ib * Fmt::kBlock;
+    for_chunks<Fmt::kChunks>([&](auto c) {
+      constexpr int C = decltype(c)::value;
+      const F x0 = load(xb + 32 * C), x1 = load(xb + 32 * C + 16);
+      for (int r = 0; r < R; ++r) {
+        F w0, w1;
+        Fmt::template chunk<C>(blk[r], prep[r], w0, w1);
+        acc[r] = fma(w0, x0, acc[r]);
+        acc[r] = fma(w1, x1, acc[r]);
+      }
+    });
+  }
+  for (int r = 0; r < R; ++r) y[r] = reduce(acc[r]);
+}
+
+template <class Dense, int R>
+void dense_rows(const uint8_t* rows, int64_t stride, const float* x, int64_t n, float* y) {
+  F acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = zero();
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) {
+    const F xv = load(x + k);
+    for (int r = 0; r < R; ++r) acc[r] = fma(Dense::at(rows + r * stride, k), xv, acc[r]);
+  }
+  if (k < n) {
+    const int tail = static_cast<int>(n - k);
+    const F xv = load_n(x + k, tail);
+    for (int r = 0; r < R; ++r) acc[r] = fma(Dense::at_n(rows + r * stride, k, tail), xv, acc[r]);
+  }
+  for (int r = 0; r < R; ++r) y[r] = reduce(acc[r]);
+}
+
+// Whole groups of R rows, then the remainder one row at a time.
+template <int R, class Group, class Single>
+void rows_in_groups(int64_t n_rows, int64_t stride, const uint8_t* rows, float* y, Group group, Single single) {
+  int64_t r = 0;
+  for (; r + R <= n_rows; r += R) group(rows + r * stride, y + r);
+  for (; r < n_rows; ++r) single(rows + r * stride, y + r);
+}
+
+template <class Fmt>
+void quant_rows_all(const uint8_t* rows, int64_t stride, int64_t n_rows, const float* x, int64_t n, float* y) {
+  rows_in_groups<kQuantRows>(
+      n_rows, stride, rows, y, [&](const uint8_t* p, float* out) { quant_rows<Fmt, kQuantRows>(p, stride, x, n, out); },
+      [&](const uint8_t* p, float* out) { quant_rows<Fmt, 1>(p, stride, x, n, out); });
+}
+
+template <class Dense>
+void dense_rows_all(const uint8_t* rows, int64_t stride, int64_t n_rows, const float* x, int64_t n, float* y) {
+  rows_in_groups<kDenseRows>(
+      n_rows, stride, rows, y, [&](const uint8_t* p, float* out) { dense_rows<Dense, kDenseRows>(p, stride, x, n, out); },
+      [&](const uint8_t* p, float* out) { dense_rows<Dense, 1>(p, stride, x, n, out); });
+}
+
+void simd_dot_rows(TensorType type, const void* rows_v, int64_t stride, int64_t n_rows, const float* x, int64_t n,
+                   float* y) {
+  const auto* rows = static_cast<const uint8_t*>(rows_v);
+  switch (type) {
+    case TensorType::F32: return dense_rows_all<DenseF32>(rows, stride, n_rows, x, n, y);
+    case TensorType::F16: return dense_rows_all<DenseF16>(rows, stride, n_rows, x, n, y);
+    case TensorType::BF16: return dense_rows_all<DenseBF16>(rows, stride, n_rows, x, n, y);
+    case TensorType::Q8_0: return quant_rows_all<FmtQ8_0>(rows, stride, n_rows, x, n, y);
+    case TensorType::Q4_0: return quant_rows_all<FmtQ4_0>(rows, stride, n_rows, x, n, y);
+    case TensorType::Q4_K: return quant_rows_all<FmtQ4_K>(rows, stride, n_rows, x, n, y);
+    case TensorType::Q5_K: return quant_rows_all<FmtQ5_K>(rows, stride, n_rows, x, n, y);
+    case TensorType::Q6_K: return quant_rows_all<FmtQ6_K>(rows, stride, n_rows, x, n, y);
+  }
+  throw std::logic_error("dot_rows: unsupported tensor type");
+}
+
+float simd_dot_f32(const float* a, const float* b, int64_t n) {
+  float y;
+  dense_rows<DenseF32, 1>(reinterpret_cast<const uint8_t*>(a), 0, b, n, &y);
+  return y;
+}
+
+// ---- dequantization into f32 scratch (the prefill route's weight tiles).
+
+template <class Fmt>
+void dequantize_blocks(const uint8_t* src, float* dst, int64_t n) {
+  for (int64_t ib = 0; ib < n / Fmt::kBlock; ++ib) {
+    const uint8_t* blk = src + ib * Fmt::kBytes;
+    float* out = dst + ib * Fmt::kBlock;
+    typename Fmt::Prep prep;
+    Fmt::prepare(blk, prep);
+    for_chunks<Fmt::kChunks>([&](auto c) {
+      constexpr int C = decltype(c)::value;
+      F w0, w1;
+      Fmt::template chunk<C>(blk, prep, w0, w1);
+      store(out + 32 * C, w0);
+      store(out + 32 * C + 16, w1);
+    });
+  }
+}
+
+template <class Dense>
+void dequantize_dense(const uint8_t* src, float* dst, int64_t n) {
+  int64_t k = 0;
+  for (; k + 16 <= n; k += 16) store(dst + k, Dense::at(src, k));
+  if (k < n) store_n(dst + k, Dense::at_n(src, k, static_cast<int>(n - k)), static_cast<int>(n - k));
+}
+
+void simd_dequantize_row(TensorType type, const void* src_v, float* dst, int64_t n) {
+  const auto* src = static_cast<const uint8_t*>(src_v);
+  switch (type) {
+    case TensorType::F32: std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float)); return;
+    case TensorType::F16: return dequantize_dense<DenseF16>(src, dst, n);
+    case TensorType::BF16: return dequantize_dense<DenseBF16>(src, dst, n);
+    case TensorType::Q8_0: return dequantize_blocks<FmtQ8_0>(src, dst, n);
+    case TensorType::Q4_0: return dequantize_blocks<FmtQ4_0>(src, dst, n);
+    case TensorType::Q4_K: return dequantize_blocks<FmtQ4_K>(src, dst, n);
+    case TensorType::Q5_K: return dequantize_blocks<FmtQ5_K>(src, dst, n);
+    case TensorType::Q6_K: return dequantize_blocks<FmtQ6_K>(src, dst, n);
+  }
+  throw std::logic_error("dequantize_row: unsupported tensor type");
+}
+
+// ---- gemm_f32: an R x T register tile of 16-lane accumulators, one per (row, token),
+// each fed in canonical order, so Y equals dot_f32 of that row and token bit for bit.
+
+template <int R, int T>
+void gemm_tile(const float* w, int64_t ldw, const float* x, int64_t ldx, int64_t k, float* y, int64_t ldy) {
+  F acc[R][T];
+  for (int r = 0; r < R; ++r)
+    for (int t = 0; t < T; ++t) acc[r][t] = zero();
+  int64_t k0 = 0;
+  for (; k0 + 16 <= k; k0 += 16) {
+    F wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = load(w + r * ldw + k0);
+    for (int t = 0; t < T; ++t) {
+      const F xv = load(x + t * ldx + k0);
+      for (int r = 0; r < R; ++r) acc[r][t] = fma(wv[r], xv, acc[r][t]);
+    }
+  }
+  if (k0 < k) {
+    const int tail = static_cast<int>(k - k0);
+    F wv[R];
+    for (int r = 0; r < R; ++r) wv[r] = load_n(w + r * ldw + k0, tail);
+    for (int t = 0; t < T; ++t) {
+      const F xv = load_n(x + t * ldx + k0, tail);
+      for (int r = 0; r < R; ++r) acc[r][t] = fma(wv[r], xv, acc[r][t]);
+    }
+  }
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r) y[t * ldy + r] = reduce(acc[r][t]);
+}
+
+template <int R>
+void gemm_rows(const float* w, int64_t ldw, const float* x, int64_t ldx, int64_t n_tokens, int64_t k, float* y,
+               int64_t ldy) {
+  int64_t t = 0;
+  for (; t + kGemmTokens <= n_tokens; t += kGemmTokens)
+    gemm_tile<R, kGemmTokens>(w, ldw, x + t * ldx, ldx, k, y + t * ldy, ldy);
+  for (; t < n_tokens; ++t) gemm_tile<R, 1>(w, ldw, x + t * ldx, ldx, k, y + t * ldy, ldy);
+}
+
+void simd_gemm_f32(const float* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx, int64_t n_tokens,
+                   int64_t k, float* y, int64_t ldy) {
+  int64_t r = 0;
+  for (; r + kGemmRows <= n_rows; r += kGemmRows) gemm_rows<kGemmRows>(w + r * ldw, ldw, x, ldx, n_tokens, k, y + r, ldy);
+  for (; r < n_rows; ++r) gemm_rows<1>(w + r * ldw, ldw, x, ldx, n_tokens, k, y + r, ldy);
+}
