@@ -57,7 +57,9 @@ TEST(GgufRoundTrip, EveryScalarValueType) {
   EXPECT_EQ(f.get_uint("absent"), std::nullopt);
   EXPECT_EQ(f.get_array("absent"), nullptr);
   for (const auto& kv : f.metadata()) {  // each key is named after its type
-    if (kv.key != "empty") EXPECT_EQ(kv.key, value_type_name(kv.value.type));
+    if (kv.key != "empty") {
+      EXPECT_EQ(kv.key, value_type_name(kv.value.type));
+    }
   }
 }
 
