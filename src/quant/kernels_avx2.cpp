@@ -32,6 +32,7 @@ inline __m256i lane_mask(int n, int first) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n - first), iota);
 }
 
+inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 inline F zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
 inline F load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
 inline F load_n(const float* p, int n) {
@@ -100,6 +101,15 @@ inline F bf16_n(const uint16_t* p, int n) {
   std::memcpy(tmp, p, static_cast<size_t>(n) * 2);
   return bf16(tmp);
 }
+
+// An 8-lane permute cannot hold a 16-entry table: codes are converted arithmetically.
+constexpr bool kHasLut = false;
+// Declared for the discarded branches only; never defined or called.
+#pragma GCC diagnostic ignored "-Wunused-function"
+[[maybe_unused]] F iota_from(float s);
+[[maybe_unused]] F lut16(F table, I idx);
+[[maybe_unused]] F lut32(F lo, F hi, I idx);
+[[maybe_unused]] I merge_low4(I a, I b);
 
 #include "quant/kernels_simd.h"
 

@@ -33,6 +33,7 @@ struct I {
 
 inline __mmask16 first_n(int n) { return static_cast<__mmask16>((1u << n) - 1); }
 
+inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 inline F zero() { return {_mm512_setzero_ps()}; }
 inline F load(const float* p) { return {_mm512_loadu_ps(p)}; }
 inline F load_n(const float* p, int n) { return {_mm512_maskz_loadu_ps(first_n(n), p)}; }
@@ -74,6 +75,15 @@ inline F f16_n(const uint16_t* p, int n) { return {_mm512_cvtph_ps(_mm256_maskz_
 inline F bf16_of(__m256i h) { return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16))}; }
 inline F bf16(const uint16_t* p) { return bf16_of(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); }
 inline F bf16_n(const uint16_t* p, int n) { return bf16_of(_mm256_maskz_loadu_epi16(first_n(n), p)); }
+
+// Code-to-weight tables: one zmm holds the 16 weights of a 4-bit code, two hold 32.
+constexpr bool kHasLut = true;
+inline F iota_from(float s) {
+  return {_mm512_add_ps(_mm512_set1_ps(s), _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15))};
+}
+inline F lut16(F table, I idx) { return {_mm512_permutexvar_ps(idx.v, table.v)}; }
+inline F lut32(F lo, F hi, I idx) { return {_mm512_permutex2var_ps(lo.v, idx.v, hi.v)}; }
+inline I merge_low4(I a, I b) { return {_mm512_ternarylogic_epi32(a.v, b.v, _mm512_set1_epi32(0xF), 0xE4)}; }
 
 #include "quant/kernels_simd.h"
 

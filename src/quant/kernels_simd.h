@@ -12,7 +12,12 @@
 //   I and_(I, int); I or_(I, I); I sub(I, int); srl<S>(I); sll<S>(I); F cvt(I)
 //   void store(float*, F); void store_n(float*, F, int n); float reduce(F)
 //   F f16(const uint16_t*), f16_n(const uint16_t*, int), bf16(...), bf16_n(...)
+//   float half_to_float(uint16_t) (the hardware conversion; same bits as f16_to_f32)
 //   constexpr int kGemmRows, kGemmTokens, kQuantRows, kDenseRows
+//   constexpr bool kHasLut; where true: F iota_from(s) (s, s+1, .., s+15), F lut16(F table, I idx) (table
+//   lookup by the low 4 bits of each index), F lut32(F lo, F hi, I idx) (low 5 bits),
+//   I merge_low4(I a, I b) = (a & 0xF) | (b & ~0xF). A table holds the weights of every
+//   code, computed by the format's expression, so a lookup gives the same bits.
 // This header is deliberately not self-contained and has no include guard.
 
 template <int N, class Fn>
@@ -26,12 +31,26 @@ inline void for_chunks(Fn&& fn) {
 // weights of elements [32C, 32C+32) of the block as two vectors, by the expressions of
 // quant_formats.h.
 
+// d * bytes[j] for j < 8 (the K-quant sub-block factors), with 256-bit vectors, which
+// both the AVX2 and the AVX-512 targets have.
+inline void scale8(const uint8_t* bytes, float d, float* out) {
+  const __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(bytes)));
+  _mm256_storeu_ps(out, _mm256_mul_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(q)));
+}
+
+inline void k_quant_prepare(const uint8_t* b, float a[8], float m[8]) {
+  uint8_t sc8[8], m8[8];
+  k_quant_scale_bytes(b + 4, sc8, m8);
+  scale8(sc8, half_to_float(load_u16(b)), a);
+  scale8(m8, half_to_float(load_u16(b + 2)), m);
+}
+
 struct FmtQ8_0 {
   static constexpr int kBlock = 32, kBytes = 34, kChunks = 1;
   struct Prep {
     F d;
   };
-  static void prepare(const uint8_t* b, Prep& p) { p.d = bcast(f16_to_f32(load_u16(b))); }
+  static void prepare(const uint8_t* b, Prep& p) { p.d = bcast(half_to_float(load_u16(b))); }
   template <int C>
   static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
     const auto* qs = reinterpret_cast<const int8_t*>(b + 2);
@@ -45,12 +64,18 @@ struct FmtQ4_0 {
   struct Prep {
     F d;
   };
-  static void prepare(const uint8_t* b, Prep& p) { p.d = bcast(f16_to_f32(load_u16(b))); }
+  static void prepare(const uint8_t* b, Prep& p) { p.d = bcast(half_to_float(load_u16(b))); }
   template <int C>
   static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
     const I v = u8(b + 2);
-    w0 = mul(p.d, cvt(sub(and_(v, 0xF), 8)));
-    w1 = mul(p.d, cvt(sub(srl<4>(v), 8)));
+    if constexpr (kHasLut) {
+      const F table = mul(p.d, iota_from(-8));
+      w0 = lut16(table, v);
+      w1 = lut16(table, srl<4>(v));
+    } else {
+      w0 = mul(p.d, cvt(sub(and_(v, 0xF), 8)));
+      w1 = mul(p.d, cvt(sub(srl<4>(v), 8)));
+    }
   }
 };
 
@@ -59,14 +84,21 @@ struct FmtQ4_K {
   struct Prep {
     float a[8], b[8];
   };
-  static void prepare(const uint8_t* b, Prep& p) { k_quant_factors(b, p.a, p.b); }
+  static void prepare(const uint8_t* b, Prep& p) { k_quant_prepare(b, p.a, p.b); }
   template <int C>
   static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
     const uint8_t* qs = b + 16 + 32 * (C / 2);
     constexpr int kShift = (C % 2) * 4;
     const F a = bcast(p.a[C]), m = bcast(p.b[C]);
-    w0 = fmsub(a, cvt(and_(srl<kShift>(u8(qs)), 0xF)), m);
-    w1 = fmsub(a, cvt(and_(srl<kShift>(u8(qs + 16)), 0xF)), m);
+    if constexpr (kHasLut) {
+      // Bytes are zero-extended and the lookup reads only the low 4 bits of the index.
+      const F table = fmsub(a, iota_from(0), m);
+      w0 = lut16(table, srl<kShift>(u8(qs)));
+      w1 = lut16(table, srl<kShift>(u8(qs + 16)));
+    } else {
+      w0 = fmsub(a, cvt(and_(srl<kShift>(u8(qs)), 0xF)), m);
+      w1 = fmsub(a, cvt(and_(srl<kShift>(u8(qs + 16)), 0xF)), m);
+    }
   }
 };
 
@@ -75,8 +107,16 @@ struct FmtQ5_K {
   struct Prep {
     float a[8], b[8];
   };
-  static void prepare(const uint8_t* b, Prep& p) { k_quant_factors(b, p.a, p.b); }
+  static void prepare(const uint8_t* b, Prep& p) { k_quant_prepare(b, p.a, p.b); }
   // Bit C of each qh byte, moved to bit 4.
+  // Bit C of each qh byte moved to bit 4, other bits left as they fall.
+  template <int C>
+  static I high_bit_raw(I h) {
+    if constexpr (C <= 4)
+      return sll<4 - C>(h);
+    else
+      return srl<C - 4>(h);
+  }
   template <int C>
   static I high_bit(I h) {
     if constexpr (C <= 4)
@@ -90,8 +130,15 @@ struct FmtQ5_K {
     const uint8_t* qs = b + 48 + 32 * (C / 2);
     constexpr int kShift = (C % 2) * 4;
     const F a = bcast(p.a[C]), m = bcast(p.b[C]);
-    w0 = fmsub(a, cvt(or_(and_(srl<kShift>(u8(qs)), 0xF), high_bit<C>(u8(qh)))), m);
-    w1 = fmsub(a, cvt(or_(and_(srl<kShift>(u8(qs + 16)), 0xF), high_bit<C>(u8(qh + 16)))), m);
+    if constexpr (kHasLut) {
+      // Index bits 0-3 from qs, bit 4 from qh; the lookup ignores the bits above.
+      const F lo = fmsub(a, iota_from(0), m), hi = fmsub(a, iota_from(16), m);
+      w0 = lut32(lo, hi, merge_low4(srl<kShift>(u8(qs)), high_bit_raw<C>(u8(qh))));
+      w1 = lut32(lo, hi, merge_low4(srl<kShift>(u8(qs + 16)), high_bit_raw<C>(u8(qh + 16))));
+    } else {
+      w0 = fmsub(a, cvt(or_(and_(srl<kShift>(u8(qs)), 0xF), high_bit<C>(u8(qh)))), m);
+      w1 = fmsub(a, cvt(or_(and_(srl<kShift>(u8(qs + 16)), 0xF), high_bit<C>(u8(qh + 16)))), m);
+    }
   }
 };
 
@@ -101,9 +148,7 @@ struct FmtQ6_K {
     float a[16];
   };
   static void prepare(const uint8_t* b, Prep& p) {
-    const float d = f16_to_f32(load_u16(b + 208));
-    const auto* sc = reinterpret_cast<const int8_t*>(b + 192);
-    for (int i = 0; i < 16; ++i) p.a[i] = d * static_cast<float>(sc[i]);
+    store(p.a, mul(bcast(half_to_float(load_u16(b + 208))), cvt(s8(reinterpret_cast<const int8_t*>(b + 192)))));
   }
   template <int C>
   static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
@@ -160,6 +205,10 @@ void quant_rows(const uint8_t* rows, int64_t stride, const float* x, int64_t n, 
       blk[r] = rows + r * stride + ib * Fmt::kBytes;
       Fmt::prepare(blk[r], prep[r]);
     }
+    // Make the compiler read the per-chunk factors back from memory: a broadcast from
+    // memory costs only a load, while extracting lanes from registers costs shuffles on
+    // the port the lookups need.
+    asm("" : "+m"(prep));
     const float* xb = x + ib * Fmt::kBlock;
     for_chunks<Fmt::kChunks>([&](auto c) {
       constexpr int C = decltype(c)::value;

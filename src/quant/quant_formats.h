@@ -76,6 +76,22 @@ inline void scale_min_k4(int j, const uint8_t* s, int& sc, int& m) {
   }
 }
 
+// All eight six-bit scales and mins of a Q4_K/Q5_K super-block as bytes, unpacked four at
+// a time (same values as scale_min_k4, which the tests check).
+inline void k_quant_scale_bytes(const uint8_t* s, uint8_t sc[8], uint8_t m[8]) {
+  uint32_t w0, w1, w2;
+  std::memcpy(&w0, s, 4);
+  std::memcpy(&w1, s + 4, 4);
+  std::memcpy(&w2, s + 8, 4);
+  const uint32_t sc_lo = w0 & 0x3F3F3F3F, m_lo = w1 & 0x3F3F3F3F;
+  const uint32_t sc_hi = (w2 & 0x0F0F0F0F) | (((w0 >> 6) & 0x03030303) << 4);
+  const uint32_t m_hi = ((w2 >> 4) & 0x0F0F0F0F) | (((w1 >> 6) & 0x03030303) << 4);
+  std::memcpy(sc, &sc_lo, 4);
+  std::memcpy(sc + 4, &sc_hi, 4);
+  std::memcpy(m, &m_lo, 4);
+  std::memcpy(m + 4, &m_hi, 4);
+}
+
 // The per-sub-block factors a = d*sc and b = dmin*m of a Q4_K/Q5_K super-block.
 inline void k_quant_factors(const uint8_t* block, float a[8], float b[8]) {
   const float d = f16_to_f32(load_u16(block));
