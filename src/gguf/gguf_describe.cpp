@@ -83,7 +83,7 @@ std::string describe(const GgufFile& file) {
   size_t key_width = 0;
   for (const auto& kv : metadata) key_width = std::max(key_width, std::min<size_t>(printable(kv.key).size(), 48));
   for (const auto& kv : metadata) {
-    out << "  " << pad(printable(kv.key), key_width) << " : " << type_label(kv.value) << " = " << render(kv.value) << "\n";
+    out << "  " << pad(printable(kv.key) + ":", key_width + 1) << " " << type_label(kv.value) << " = " << render(kv.value) << "\n";
   }
 
   const auto& tensors = file.tensors();

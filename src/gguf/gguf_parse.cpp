@@ -165,13 +165,12 @@ class Parser {
       if (!kv.value.is_integer())
         cur_.fail(field, out_.value_offsets[i],
                   std::string("alignment must be an unsigned integer, not ") + value_type_name(kv.value.type));
-      const int64_t signed_view = kv.value.as_i64();
-      const bool negative = std::holds_alternative<int64_t>(kv.value.data) && signed_view < 0;
-      const uint64_t a = kv.value.as_u64();
-      if (negative || !format::is_power_of_two(a))
+      if (std::holds_alternative<int64_t>(kv.value.data) && kv.value.as_i64() < 0)
         cur_.fail(field, out_.value_offsets[i],
-                  "alignment " + (negative ? std::to_string(signed_view) : std::to_string(a)) +
-                      " is not a nonzero power of two");
+                  "alignment " + std::to_string(kv.value.as_i64()) + " is not a nonzero power of two");
+      const uint64_t a = kv.value.as_u64();
+      if (!format::is_power_of_two(a))
+        cur_.fail(field, out_.value_offsets[i], "alignment " + std::to_string(a) + " is not a nonzero power of two");
       out_.alignment = a;
     }
   }

@@ -19,12 +19,17 @@ class HeaderBuffer {
  public:
   template <class T>
   void put(T v) {
-    const auto* p = reinterpret_cast<const uint8_t*>(&v);
-    bytes.insert(bytes.end(), p, p + sizeof(T));
+    append(&v, sizeof(T));
   }
   void put_string(const std::string& s) {
     put<uint64_t>(s.size());
-    bytes.insert(bytes.end(), s.begin(), s.end());
+    append(s.data(), s.size());
+  }
+  void append(const void* p, size_t n) {
+    if (n == 0) return;
+    const size_t at = bytes.size();
+    bytes.resize(at + n);
+    std::memcpy(bytes.data() + at, p, n);
   }
   void put_value(const Value& v) {
     switch (v.type) {

@@ -14,10 +14,10 @@ TEST(GgufDescribe, Stories260K) {
   const std::string text = describe(GgufFile::open(greta::test::shared_path("models/stories260K.gguf")));
   EXPECT_TRUE(contains(text, "GGUF v3, 1185376 bytes, alignment 32, data section at byte 14176")) << text;
   EXPECT_TRUE(contains(text, "metadata (19 keys)")) << text;
-  EXPECT_TRUE(contains(text, "llama.embedding_length                 : u32 = 64")) << text;
-  EXPECT_TRUE(contains(text, "general.architecture                   : string = \"llama\"")) << text;
+  EXPECT_TRUE(contains(text, "llama.embedding_length:                 u32 = 64")) << text;
+  EXPECT_TRUE(contains(text, "general.architecture:                   string = \"llama\"")) << text;
   EXPECT_TRUE(contains(text, ": f32 = 1e-05")) << text;
-  EXPECT_TRUE(contains(text, "tokenizer.ggml.tokens                  : [string x 512] = [\"<unk>\", \"<s>\", \"</s>\", "))
+  EXPECT_TRUE(contains(text, "tokenizer.ggml.tokens:                  [string x 512] = [\"<unk>\", \"<s>\", \"</s>\", "))
       << text;
   EXPECT_TRUE(contains(text, "... (507 more)]")) << text;
   EXPECT_TRUE(contains(text, "tensors (48)")) << text;
@@ -36,10 +36,10 @@ TEST(GgufDescribe, ShortArraysAreShownWholeAndNestedArraysNamed) {
   w.set("flag", Value::boolean(false));
   w.add_tensor("q", TensorType::Q4_K, {256, 2}, {});
   const std::string text = describe(GgufFile::from_bytes(w.write_bytes(), "mem.gguf"));
-  EXPECT_TRUE(contains(text, "short  : [i32 x 8] = [1, 2, 3, 4, 5, 6, 7, 8]")) << text;
-  EXPECT_TRUE(contains(text, "nested : [[u32 x 1] x 1] = [[1]]")) << text;
-  EXPECT_TRUE(contains(text, "text   : string = \"line\\nbreak\"")) << text;
-  EXPECT_TRUE(contains(text, "flag   : bool = false")) << text;
+  EXPECT_TRUE(contains(text, "short:  [i32 x 8] = [1, 2, 3, 4, 5, 6, 7, 8]")) << text;
+  EXPECT_TRUE(contains(text, "nested: [[u32 x 1] x 1] = [[1]]")) << text;
+  EXPECT_TRUE(contains(text, "text:   string = \"line\\nbreak\"")) << text;
+  EXPECT_TRUE(contains(text, "flag:   bool = false")) << text;
   EXPECT_TRUE(contains(text, "q     q4_K  256 x 2    288")) << text;
   EXPECT_TRUE(contains(text, "  q4_K        1 tensor, 288 bytes\n")) << text;
 }

@@ -86,6 +86,18 @@ TEST(GgufRoundTrip, TypedGettersRefuseWrongTypesNamingTheKey) {
   EXPECT_THROW((void)f.get_string("neg"), GgufError);
 }
 
+bool is_unsigned(ValueType t) {
+  return t == ValueType::U8 || t == ValueType::U16 || t == ValueType::U32 || t == ValueType::U64;
+}
+
+// Item i of a test array: 3*i for unsigned types, -i for signed ones.
+Value small_int(ValueType t, int i) {
+  if (is_unsigned(t)) return scalar(t, static_cast<uint64_t>(i * 3));
+  return signed_scalar(t, -i);
+}
+
+std::string tensor_name(size_t i) { return std::string("t") + std::to_string(i); }
+
 TEST(GgufRoundTrip, ArraysOfEveryTypeAndNestedArrays) {
   GgufWriter w;
   const std::vector<ValueType> scalar_types = {ValueType::U8,  ValueType::I8,  ValueType::U16, ValueType::I16,
@@ -93,9 +105,7 @@ TEST(GgufRoundTrip, ArraysOfEveryTypeAndNestedArrays) {
   for (ValueType t : scalar_types) {
     std::vector<Value> items;
     for (int i = 0; i < 20; ++i)
-      items.push_back(t == ValueType::U8 || t == ValueType::U16 || t == ValueType::U32 || t == ValueType::U64
-                          ? Value{t, uint64_t(i * 3)}
-                          : Value{t, int64_t(-i)});
+      items.push_back(small_int(t, i));
     w.set(std::string("arr.") + value_type_name(t), Value::array(t, items));
   }
   w.set("arr.f32", Value::f32_array({0.5f, -1.25f, 3e38f}));
@@ -118,10 +128,7 @@ TEST(GgufRoundTrip, ArraysOfEveryTypeAndNestedArrays) {
     ASSERT_NE(a, nullptr);
     EXPECT_EQ(a->elem_type, t);
     ASSERT_EQ(a->items.size(), 20u);
-    EXPECT_EQ(a->items[7].as_i64(), a->items[7].type == ValueType::U8 || a->items[7].type == ValueType::U16 ||
-                                            a->items[7].type == ValueType::U32 || a->items[7].type == ValueType::U64
-                                        ? 21
-                                        : -7);
+    EXPECT_EQ(a->items[7].as_i64(), is_unsigned(t) ? 21 : -7);
   }
   EXPECT_EQ(f.get_array("arr.f32")->items[1].as_f64(), -1.25);
   EXPECT_EQ(f.get_array("arr.f32")->items[2].as_f64(), static_cast<double>(3e38f));
@@ -171,7 +178,7 @@ TEST(GgufRoundTrip, EveryTensorTypeWithDataAndAlignment) {
         {TensorType::Q5_K, {512}},     {TensorType::Q6_K, {256, 3}},
     };
     for (size_t i = 0; i < specs.size(); ++i)
-      w.add_tensor("t" + std::to_string(i), specs[i].first, specs[i].second,
+      w.add_tensor(tensor_name(i), specs[i].first, specs[i].second,
                    [i](std::span<uint8_t> d) { pattern(d, static_cast<uint8_t>(i)); });
     const auto bytes = w.write_bytes();
     EXPECT_EQ(bytes.size(), w.total_bytes());
@@ -182,7 +189,7 @@ TEST(GgufRoundTrip, EveryTensorTypeWithDataAndAlignment) {
     ASSERT_EQ(f.tensors().size(), specs.size());
     for (size_t i = 0; i < specs.size(); ++i) {
       const TensorInfo& t = f.tensors()[i];
-      EXPECT_EQ(t.name, "t" + std::to_string(i));
+      EXPECT_EQ(t.name, tensor_name(i));
       EXPECT_EQ(t.type, specs[i].first);
       EXPECT_EQ(t.shape, specs[i].second);
       EXPECT_EQ(t.offset % alignment, 0u);
