@@ -56,8 +56,7 @@ class ByteCursor {
   void require(uint64_t n, const Field& field) const {
     if (n > remaining())
       fail(field(), pos_,
-           "file ends after " + std::to_string(bytes_.size()) + " bytes, " + std::to_string(n) +
-               " more needed");
+           "needs " + std::to_string(n) + " bytes but the file ends at byte " + std::to_string(bytes_.size()));
   }
 
   std::span<const uint8_t> bytes_;
