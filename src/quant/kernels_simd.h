@@ -27,6 +27,35 @@ inline void for_chunks(Fn&& fn) {
   }(std::make_integer_sequence<int, N>{});
 }
 
+// ---- byte-level code assembly: 32 codes per 256-bit operation (both targets have them),
+// stored to a small buffer and widened to 16 lanes from memory. On AVX-512 cores every
+// vector uop competes for the same two ports, so doing the bit fiddling on 32 bytes at
+// once instead of on 16 dwords per vector is what pays.
+
+inline __m256i bytes32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m256i byte_mask(int m) { return _mm256_set1_epi8(static_cast<char>(m)); }
+// Low or high nibble of each byte (shifts are per 16 bits; the mask drops what crossed).
+template <bool kHigh>
+inline __m256i nibbles(__m256i v) {
+  if constexpr (kHigh) v = _mm256_srli_epi16(v, 4);
+  return _mm256_and_si256(v, byte_mask(0x0F));
+}
+// Each byte shifted left by S (S < 0: right by -S); bits that cross bytes must be masked
+// off by the caller.
+template <int S>
+inline __m256i shift_bytes(__m256i v) {
+  if constexpr (S > 0) return _mm256_slli_epi16(v, S);
+  else if constexpr (S < 0) return _mm256_srli_epi16(v, -S);
+  else return v;
+}
+// Stores 32 codes and returns the buffer, forcing the widening loads to read memory
+// (otherwise the compiler extracts halves from the register with a shuffle uop).
+inline const uint8_t* spill_codes(__m256i codes, uint8_t* buf) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(buf), codes);
+  asm("" : "+m"(*reinterpret_cast<uint8_t(*)[32]>(buf)));
+  return buf;
+}
+
 // ---- block formats: prepare() reads a block's scales once, chunk<C>() yields the
 // weights of elements [32C, 32C+32) of the block as two vectors, by the expressions of
 // quant_formats.h.
@@ -96,8 +125,10 @@ struct FmtQ4_K {
       w0 = lut16(table, srl<kShift>(u8(qs)));
       w1 = lut16(table, srl<kShift>(u8(qs + 16)));
     } else {
-      w0 = fmsub(a, cvt(and_(srl<kShift>(u8(qs)), 0xF)), m);
-      w1 = fmsub(a, cvt(and_(srl<kShift>(u8(qs + 16)), 0xF)), m);
+      alignas(32) uint8_t buf[32];
+      const uint8_t* q = spill_codes(nibbles<kShift != 0>(bytes32(qs)), buf);
+      w0 = fmsub(a, cvt(u8(q)), m);
+      w1 = fmsub(a, cvt(u8(q + 16)), m);
     }
   }
 };
@@ -108,36 +139,20 @@ struct FmtQ5_K {
     float a[8], b[8];
   };
   static void prepare(const uint8_t* b, Prep& p) { k_quant_prepare(b, p.a, p.b); }
-  // Bit C of each qh byte, moved to bit 4.
-  // Bit C of each qh byte moved to bit 4, other bits left as they fall.
-  template <int C>
-  static I high_bit_raw(I h) {
-    if constexpr (C <= 4)
-      return sll<4 - C>(h);
-    else
-      return srl<C - 4>(h);
-  }
-  template <int C>
-  static I high_bit(I h) {
-    if constexpr (C <= 4)
-      return and_(sll<4 - C>(h), 0x10);
-    else
-      return and_(srl<C - 4>(h), 0x10);
-  }
   template <int C>
   static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
-    const uint8_t* qh = b + 16;
-    const uint8_t* qs = b + 48 + 32 * (C / 2);
-    constexpr int kShift = (C % 2) * 4;
+    // The 5-bit code per byte: nibble from qs, bit C of qh moved to bit 4.
+    alignas(32) uint8_t buf[32];
+    const __m256i hi = _mm256_and_si256(shift_bytes<4 - C>(bytes32(b + 16)), byte_mask(0x10));
+    const uint8_t* q = spill_codes(_mm256_or_si256(nibbles<(C % 2 == 1)>(bytes32(b + 48 + 32 * (C / 2))), hi), buf);
     const F a = bcast(p.a[C]), m = bcast(p.b[C]);
     if constexpr (kHasLut) {
-      // Index bits 0-3 from qs, bit 4 from qh; the lookup ignores the bits above.
-      const F lo = fmsub(a, iota_from(0), m), hi = fmsub(a, iota_from(16), m);
-      w0 = lut32(lo, hi, merge_low4(srl<kShift>(u8(qs)), high_bit_raw<C>(u8(qh))));
-      w1 = lut32(lo, hi, merge_low4(srl<kShift>(u8(qs + 16)), high_bit_raw<C>(u8(qh + 16))));
+      const F lo = fmsub(a, iota_from(0), m), hi16 = fmsub(a, iota_from(16), m);
+      w0 = lut32(lo, hi16, u8(q));
+      w1 = lut32(lo, hi16, u8(q + 16));
     } else {
-      w0 = fmsub(a, cvt(or_(and_(srl<kShift>(u8(qs)), 0xF), high_bit<C>(u8(qh)))), m);
-      w1 = fmsub(a, cvt(or_(and_(srl<kShift>(u8(qs + 16)), 0xF), high_bit<C>(u8(qh + 16)))), m);
+      w0 = fmsub(a, cvt(u8(q)), m);
+      w1 = fmsub(a, cvt(u8(q + 16)), m);
     }
   }
 };
@@ -153,26 +168,13 @@ struct FmtQ6_K {
   template <int C>
   static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
     constexpr int kHalf = C / 4, kQuarter = C % 4;
-    const uint8_t* ql = b + 64 * kHalf + 32 * (kQuarter & 1);
-    const uint8_t* qh = b + 128 + 32 * kHalf;
-    constexpr int kLowShift = kQuarter < 2 ? 0 : 4;
-    auto code = [&](int off) {
-      const I lo = and_(srl<kLowShift>(u8(ql + off)), 0xF);
-      const I hi = and_(high_bits<kQuarter>(u8(qh + off)), 0x30);
-      return cvt(sub(or_(lo, hi), 32));
-    };
-    w0 = mul(bcast(p.a[8 * kHalf + 2 * kQuarter]), code(0));
-    w1 = mul(bcast(p.a[8 * kHalf + 2 * kQuarter + 1]), code(16));
-  }
-  // Bits 2Q..2Q+1 of each qh byte, moved to bits 4..5 (before masking with 0x30).
-  template <int Q>
-  static I high_bits(I h) {
-    if constexpr (Q < 2)
-      return sll<4 - 2 * Q>(h);
-    else if constexpr (Q == 2)
-      return h;
-    else
-      return srl<2>(h);
+    // 6-bit code per byte, minus 32, as int8: nibble from ql, bits 2Q..2Q+1 of qh at 4..5.
+    alignas(32) uint8_t buf[32];
+    const __m256i lo = nibbles<(kQuarter >= 2)>(bytes32(b + 64 * kHalf + 32 * (kQuarter & 1)));
+    const __m256i hi = _mm256_and_si256(shift_bytes<4 - 2 * kQuarter>(bytes32(b + 128 + 32 * kHalf)), byte_mask(0x30));
+    const auto* q = reinterpret_cast<const int8_t*>(spill_codes(_mm256_sub_epi8(_mm256_or_si256(lo, hi), byte_mask(32)), buf));
+    w0 = mul(bcast(p.a[8 * kHalf + 2 * kQuarter]), cvt(s8(q)));
+    w1 = mul(bcast(p.a[8 * kHalf + 2 * kQuarter + 1]), cvt(s8(q + 16)));
   }
 };
 
@@ -294,6 +296,7 @@ void dequantize_blocks(const uint8_t* src, float* dst, int64_t n) {
     float* out = dst + ib * Fmt::kBlock;
     typename Fmt::Prep prep;
     Fmt::prepare(blk, prep);
+    asm("" : "+m"(prep));  // broadcast the factors from memory, as in quant_rows
     for_chunks<Fmt::kChunks>([&](auto c) {
       constexpr int C = decltype(c)::value;
       F w0, w1;
