@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "quant/quant.h"
 #include "synth/synth.h"
 
 using namespace greta;
@@ -72,4 +73,44 @@ TEST(WeightGen, WholeModelIsReproducible) {
 TEST(WeightGen, TensorSeedsDiffer) {
   EXPECT_NE(tensor_seed(1, 0), tensor_seed(1, 1));
   EXPECT_NE(tensor_seed(1, 0), tensor_seed(2, 0));
+}
+
+TEST(WeightGen, LargeTensorsUseTheChunkPoolDeterministically) {
+  const int64_t row = 4096, rows = 1024;  // 4 Mi elements: the pooled path
+  ASSERT_TRUE(uses_chunk_pool(row, rows));
+  ASSERT_FALSE(uses_chunk_pool(256, 4096));
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
+    std::vector<uint8_t> one(static_cast<size_t>(row_bytes(type, row) * rows)), three(one.size()), other(one.size());
+    fill_tensor(one, type, row, rows, 3, {}, 1);
+    fill_tensor(three, type, row, rows, 3, {}, 3);
+    fill_tensor(other, type, row, rows, 4, {}, 2);
+    EXPECT_EQ(one, three);
+    EXPECT_NE(one, other);
+  }
+}
+
+TEST(WeightGen, PooledRowsAreDistinctAndHaveTheDistribution) {
+  const int64_t row = 4096, rows = 1024;
+  const TensorType type = TensorType::Q4_K;
+  const int64_t rb = row_bytes(type, row);
+  std::vector<uint8_t> q(static_cast<size_t>(rb * rows));
+  fill_tensor(q, type, row, rows, 11, {0.0f, 0.03f}, 0);
+  std::vector<float> v(static_cast<size_t>(row)), first(static_cast<size_t>(row));
+  double sum = 0, sq = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    greta::quant::dequantize_row(type, q.data() + r * rb, v.data(), row);
+    if (r == 0) first = v;
+    if (r > 0) {
+      int same = 0;
+      for (int64_t i = 0; i < row; ++i) same += v[i] == first[i];
+      EXPECT_LT(same, row / 4) << "row " << r << " repeats row 0";
+    }
+    for (float x : v) {
+      sum += x;
+      sq += static_cast<double>(x) * x;
+    }
+  }
+  const double n = static_cast<double>(row * rows), mean = sum / n, sd = std::sqrt(sq / n - mean * mean);
+  EXPECT_NEAR(mean, 0.0, 1e-3);
+  EXPECT_NEAR(sd, 0.03, 0.003);
 }
