@@ -18,7 +18,11 @@ std::string trim(const std::string& s) {
 std::string render_llama3(const std::vector<ChatMessage>& messages, bool add_generation_prompt, const std::string& bos) {
   std::string out = bos;
   for (const ChatMessage& m : messages) {
-    out += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + trim(m.content) + "<|eot_id|>";
+    out += "<|start_header_id|>";
+    out += m.role;
+    out += "<|end_header_id|>\n\n";
+    out += trim(m.content);
+    out += "<|eot_id|>";
   }
   if (add_generation_prompt) out += "<|start_header_id|>assistant<|end_header_id|>\n\n";
   return out;
@@ -26,7 +30,13 @@ std::string render_llama3(const std::vector<ChatMessage>& messages, bool add_gen
 
 std::string render_chatml(const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
   std::string out;
-  for (const ChatMessage& m : messages) out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+  for (const ChatMessage& m : messages) {
+    out += "<|im_start|>";
+    out += m.role;
+    out += '\n';
+    out += m.content;
+    out += "<|im_end|>\n";
+  }
   if (add_generation_prompt) out += "<|im_start|>assistant\n";
   return out;
 }
@@ -49,9 +59,15 @@ std::string render_llama2(const std::vector<ChatMessage>& messages, const std::s
     }
     if (expect_user) {
       const std::string content = i == first ? system + m.content : m.content;
-      out += bos + "[INST] " + trim(content) + " [/INST]";
+      out += bos;
+      out += "[INST] ";
+      out += trim(content);
+      out += " [/INST]";
     } else {
-      out += " " + trim(m.content) + " " + eos;
+      out += ' ';
+      out += trim(m.content);
+      out += ' ';
+      out += eos;
     }
   }
   return out;

@@ -10,6 +10,8 @@ namespace greta::tokenizer {
 
 namespace {
 
+constexpr std::string_view kSpaceMark = "\xE2\x96\x81";  // "▁"
+
 struct Symbol {
   int prev;
   int next;
@@ -38,7 +40,7 @@ std::string escape_spaces(std::string_view text) {
   out.reserve(text.size() + text.size() / 4);
   for (char c : text) {
     if (c == ' ') {
-      out += "\xE2\x96\x81";
+      out += kSpaceMark;
     } else {
       out += c;
     }
@@ -54,9 +56,58 @@ SpmTokenizer::SpmTokenizer(const TokenTable& table, TokenId unk_id) : table_(&ta
     if (id == kNoToken) id = table.find(std::string(1, static_cast<char>(b)));  // vocabularies without byte tokens
     byte_tokens_[b] = id == kNoToken ? unk_id : id;
   }
+  split_at_words_ = true;
+  for (TokenId id = 0; id < table.size() && split_at_words_; ++id) {
+    const std::string& t = table.text(id);
+    for (size_t pos = t.find(kSpaceMark, 1); pos != std::string::npos; pos = t.find(kSpaceMark, pos + 1)) {
+      if (pos < 3 || t.compare(pos - 3, 3, kSpaceMark) != 0) {  // "▁" after something else
+        split_at_words_ = false;
+        break;
+      }
+    }
+  }
 }
 
 void SpmTokenizer::encode(std::string_view text, std::vector<TokenId>& out) const {
+  if (!split_at_words_) {
+    encode_run(text, out);
+    return;
+  }
+  size_t word_start = 0;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t mark = text.find(kSpaceMark, pos);
+    if (mark == std::string_view::npos) break;
+    // A word starts at a "▁" that does not follow another "▁".
+    if (mark > word_start && !(mark >= 3 && text.compare(mark - 3, 3, kSpaceMark) == 0)) {
+      encode_word_cached(text.substr(word_start, mark - word_start), out);
+      word_start = mark;
+    }
+    pos = mark + 3;
+  }
+  if (word_start < text.size()) encode_word_cached(text.substr(word_start), out);
+}
+
+void SpmTokenizer::encode_word_cached(std::string_view word, std::vector<TokenId>& out) const {
+  const bool cacheable = word.size() <= kMaxCachedWordBytes;
+  if (cacheable) {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    auto it = cache_.find(word);
+    if (it != cache_.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  const size_t first = out.size();
+  encode_run(word, out);
+  if (cacheable) {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    if (cache_.size() >= kMaxCachedWords) cache_.clear();
+    cache_.emplace(std::string(word), std::vector<TokenId>(out.begin() + static_cast<long>(first), out.end()));
+  }
+}
+
+void SpmTokenizer::encode_run(std::string_view text, std::vector<TokenId>& out) const {
   std::vector<Symbol> symbols;
   symbols.reserve(text.size());
   for (size_t pos = 0; pos < text.size();) {

@@ -50,6 +50,17 @@ TEST(Vocab, GgufRoundTripSpm) {
   EXPECT_EQ(tok.encode("c", false, false), (std::vector<TokenId>{3, 0}));
 }
 
+TEST(Vocab, SpmPiecesAcrossWordsWhenTheVocabularyHasThem) {
+  // A token with "▁" inside ("a▁b") can span two words, so the tokenizer must merge over
+  // the whole text rather than word by word.
+  Vocab v = tiny_spm();
+  v.tokens = {"<unk>", "<s>", "</s>", "\xE2\x96\x81", "a", "b", "a\xE2\x96\x81", "a\xE2\x96\x81" "b"};
+  v.scores = {0, 0, 0, -3, -3, -3, -1, -0.5f};
+  const Tokenizer tok(v);
+  EXPECT_EQ(tok.encode("a b", false, false), (std::vector<TokenId>{3, 7}));
+  EXPECT_EQ(tok.decode(tok.encode("a b", false, false)), "a b");
+}
+
 TEST(Vocab, GgufRoundTripBpe) {
   const Vocab& v = llama3_hf_vocab();
   gguf::GgufWriter w;
