@@ -2,6 +2,7 @@
 // canonical accumulator. Everything after the target pragma is internal to this file.
 #include <immintrin.h>
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>

@@ -3,6 +3,7 @@
 // for AVX-512 can be picked by the linker for a caller on another CPU.
 #include <immintrin.h>
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>

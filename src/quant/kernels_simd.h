@@ -60,6 +60,16 @@ inline const uint8_t* spill_codes(__m256i codes, uint8_t* buf) {
 // weights of elements [32C, 32C+32) of the block as two vectors, by the expressions of
 // quant_formats.h.
 
+// f16 scale to f32 on the scalar integer units (ports that the vector work does not
+// need); zero, subnormal, Inf and NaN take the exact hardware path.
+inline float scale_to_float(uint16_t h) {
+  const uint32_t e = h & 0x7C00u;
+  if (e == 0 || e == 0x7C00u) [[unlikely]]
+    return half_to_float(h);
+  return std::bit_cast<float>((static_cast<uint32_t>(h & 0x8000u) << 16) |
+                              ((static_cast<uint32_t>(h & 0x7FFFu) << 13) + 0x38000000u));
+}
+
 // d * bytes[j] for j < 8 (the K-quant sub-block factors), with 256-bit vectors, which
 // both the AVX2 and the AVX-512 targets have.
 inline void scale8(const uint8_t* bytes, float d, float* out) {
@@ -70,40 +80,42 @@ inline void scale8(const uint8_t* bytes, float d, float* out) {
 inline void k_quant_prepare(const uint8_t* b, float a[8], float m[8]) {
   uint8_t sc8[8], m8[8];
   k_quant_scale_bytes(b + 4, sc8, m8);
-  scale8(sc8, half_to_float(load_u16(b)), a);
-  scale8(m8, half_to_float(load_u16(b + 2)), m);
+  scale8(sc8, scale_to_float(load_u16(b)), a);
+  scale8(m8, scale_to_float(load_u16(b + 2)), m);
 }
 
 struct FmtQ8_0 {
   static constexpr int kBlock = 32, kBytes = 34, kChunks = 1;
   struct Prep {
-    F d;
+    float d;
   };
-  static void prepare(const uint8_t* b, Prep& p) { p.d = bcast(half_to_float(load_u16(b))); }
+  static void prepare(const uint8_t* b, Prep& p) { p.d = scale_to_float(load_u16(b)); }
   template <int C>
   static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
     const auto* qs = reinterpret_cast<const int8_t*>(b + 2);
-    w0 = mul(p.d, cvt(s8(qs)));
-    w1 = mul(p.d, cvt(s8(qs + 16)));
+    const F d = bcast(p.d);
+    w0 = mul(d, cvt(s8(qs)));
+    w1 = mul(d, cvt(s8(qs + 16)));
   }
 };
 
 struct FmtQ4_0 {
   static constexpr int kBlock = 32, kBytes = 18, kChunks = 1;
   struct Prep {
-    F d;
+    float d;
   };
-  static void prepare(const uint8_t* b, Prep& p) { p.d = bcast(half_to_float(load_u16(b))); }
+  static void prepare(const uint8_t* b, Prep& p) { p.d = scale_to_float(load_u16(b)); }
   template <int C>
   static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
     const I v = u8(b + 2);
+    const F d = bcast(p.d);
     if constexpr (kHasLut) {
-      const F table = mul(p.d, iota_from(-8));
+      const F table = mul(d, iota_from(-8));
       w0 = lut16(table, v);
       w1 = lut16(table, srl<4>(v));
     } else {
-      w0 = mul(p.d, cvt(sub(and_(v, 0xF), 8)));
-      w1 = mul(p.d, cvt(sub(srl<4>(v), 8)));
+      w0 = mul(d, cvt(sub(and_(v, 0xF), 8)));
+      w1 = mul(d, cvt(sub(srl<4>(v), 8)));
     }
   }
 };
@@ -163,7 +175,7 @@ struct FmtQ6_K {
     float a[16];
   };
   static void prepare(const uint8_t* b, Prep& p) {
-    store(p.a, mul(bcast(half_to_float(load_u16(b + 208))), cvt(s8(reinterpret_cast<const int8_t*>(b + 192)))));
+    store(p.a, mul(bcast(scale_to_float(load_u16(b + 208))), cvt(s8(reinterpret_cast<const int8_t*>(b + 192)))));
   }
   template <int C>
   static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {

@@ -37,8 +37,16 @@ inline std::vector<uint8_t> random_rows(std::mt19937& rng, TensorType type, int6
   std::vector<uint8_t> data(static_cast<size_t>(rb * n_rows));
   for (auto& b : data) b = static_cast<uint8_t>(rng());
   std::uniform_real_distribution<float> scale(-0.1f, 0.1f);
+  // Mostly normal scales, but also zero, subnormal and negative ones, which take
+  // different conversion paths in the kernels.
   auto put_f16 = [&](uint8_t* p, float v) {
-    const uint16_t h = f32_to_f16(v);
+    uint16_t h = f32_to_f16(v);
+    switch (rng() % 16) {
+      case 0: h = 0x0000; break;
+      case 1: h = static_cast<uint16_t>(rng() % 0x400); break;            // subnormal
+      case 2: h = static_cast<uint16_t>(0x8000 | (rng() % 0x400)); break;  // negative subnormal
+      default: break;
+    }
     std::memcpy(p, &h, 2);
   };
   const auto& t = type_traits(type);
