@@ -77,6 +77,8 @@ TEST(Vocab, GgufRoundTripBpe) {
   EXPECT_EQ(back.add_bos, v.add_bos);
   EXPECT_FALSE(back.add_space_prefix);
   EXPECT_EQ(back.chat_template, v.chat_template);
+  const std::string p4 = read_file(greta::test::shared_path("prompts/p4_sys.txt"));
+  EXPECT_EQ(Tokenizer(back).encode(p4, false, true), llama3_hf().encode(p4, false, true));
 }
 
 TEST(Vocab, NoVocabModel) {
