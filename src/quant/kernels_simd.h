@@ -343,12 +343,25 @@ void simd_dequantize_row(TensorType type, const void* src_v, float* dst, int64_t
 
 // ---- gemm_f32: an R x T register tile of 16-lane accumulators, one per (row, token),
 // each fed in canonical order, so Y equals dot_f32 of that row and token bit for bit.
+// Long rows are cut into k-blocks that keep a tile's weights in L1 while the tokens
+// sweep past; between blocks each accumulator's 16 lanes wait in memory, unchanged, so
+// the order of operations per lane is exactly that of one pass.
+
+constexpr int64_t kGemmKBlock = 512;  // 4 rows x 2 KB of weights per tile
+
+struct TileState {
+  float* acc;      // 16 floats per (row, token) of the whole call, or null for one pass
+  int64_t ld;      // floats between consecutive rows' states
+  bool resume;     // load the lanes saved by the previous k-block
+  bool finish;     // reduce into Y (else save the lanes)
+};
 
 template <int R, int T>
-void gemm_tile(const float* w, int64_t ldw, const float* x, int64_t ldx, int64_t k, float* y, int64_t ldy) {
+void gemm_tile(const float* w, int64_t ldw, const float* x, int64_t ldx, int64_t k, float* y, int64_t ldy,
+               const TileState& st) {
   F acc[R][T];
   for (int r = 0; r < R; ++r)
-    for (int t = 0; t < T; ++t) acc[r][t] = zero();
+    for (int t = 0; t < T; ++t) acc[r][t] = st.resume ? load(st.acc + r * st.ld + 16 * t) : zero();
   int64_t k0 = 0;
   for (; k0 + 16 <= k; k0 += 16) {
     F wv[R];
@@ -367,22 +380,55 @@ void gemm_tile(const float* w, int64_t ldw, const float* x, int64_t ldx, int64_t
       for (int r = 0; r < R; ++r) acc[r][t] = fma(wv[r], xv, acc[r][t]);
     }
   }
-  for (int t = 0; t < T; ++t)
-    for (int r = 0; r < R; ++r) y[t * ldy + r] = reduce(acc[r][t]);
+  if (st.finish) {
+    for (int t = 0; t < T; ++t)
+      for (int r = 0; r < R; ++r) y[t * ldy + r] = reduce(acc[r][t]);
+  } else {
+    for (int r = 0; r < R; ++r)
+      for (int t = 0; t < T; ++t) store(st.acc + r * st.ld + 16 * t, acc[r][t]);
+  }
 }
 
 template <int R>
 void gemm_rows(const float* w, int64_t ldw, const float* x, int64_t ldx, int64_t n_tokens, int64_t k, float* y,
-               int64_t ldy) {
+               int64_t ldy, TileState st) {
   int64_t t = 0;
-  for (; t + kGemmTokens <= n_tokens; t += kGemmTokens)
-    gemm_tile<R, kGemmTokens>(w, ldw, x + t * ldx, ldx, k, y + t * ldy, ldy);
-  for (; t < n_tokens; ++t) gemm_tile<R, 1>(w, ldw, x + t * ldx, ldx, k, y + t * ldy, ldy);
+  for (; t + kGemmTokens <= n_tokens; t += kGemmTokens) {
+    gemm_tile<R, kGemmTokens>(w, ldw, x + t * ldx, ldx, k, y + t * ldy, ldy, st);
+    st.acc += st.acc ? 16 * kGemmTokens : 0;
+  }
+  // The remaining tokens as one narrower tile (more independent chains than one by one).
+  const int64_t rest = n_tokens - t;
+  if (rest == 0) return;
+  [&]<int... Ts>(std::integer_sequence<int, Ts...>) {
+    ((rest == Ts + 1 ? gemm_tile<R, Ts + 1>(w, ldw, x + t * ldx, ldx, k, y + t * ldy, ldy, st) : void()), ...);
+  }(std::make_integer_sequence<int, kGemmTokens - 1>{});
+}
+
+// One k-range [k0, k0 + kl) over every tile of the call.
+void gemm_pass(const float* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx, int64_t n_tokens,
+               int64_t k0, int64_t kl, float* y, int64_t ldy, TileState st) {
+  const int64_t row_ld = st.ld;
+  auto state_at = [&](int64_t r) { return st.acc ? st.acc + r * row_ld : nullptr; };
+  int64_t r = 0;
+  for (; r + kGemmRows <= n_rows; r += kGemmRows)
+    gemm_rows<kGemmRows>(w + r * ldw + k0, ldw, x + k0, ldx, n_tokens, kl, y + r, ldy,
+                         {state_at(r), row_ld, st.resume, st.finish});
+  for (; r < n_rows; ++r)
+    gemm_rows<1>(w + r * ldw + k0, ldw, x + k0, ldx, n_tokens, kl, y + r, ldy, {state_at(r), row_ld, st.resume, st.finish});
 }
 
 void simd_gemm_f32(const float* w, int64_t ldw, int64_t n_rows, const float* x, int64_t ldx, int64_t n_tokens,
                    int64_t k, float* y, int64_t ldy) {
-  int64_t r = 0;
-  for (; r + kGemmRows <= n_rows; r += kGemmRows) gemm_rows<kGemmRows>(w + r * ldw, ldw, x, ldx, n_tokens, k, y + r, ldy);
-  for (; r < n_rows; ++r) gemm_rows<1>(w + r * ldw, ldw, x, ldx, n_tokens, k, y + r, ldy);
+  if (k <= kGemmKBlock) return gemm_pass(w, ldw, n_rows, x, ldx, n_tokens, 0, k, y, ldy, {nullptr, 0, false, true});
+  // Lane state of every (row, token): 64 bytes each. operator new/delete are plain
+  // library functions (no template is instantiated for this target).
+  const int64_t row_ld = 16 * n_tokens;
+  const size_t bytes = static_cast<size_t>(n_rows * row_ld) * sizeof(float);
+  auto* state = static_cast<float*>(::operator new(bytes, std::align_val_t{64}));
+  for (int64_t k0 = 0; k0 < k; k0 += kGemmKBlock) {
+    const int64_t kl = k - k0 < kGemmKBlock ? k - k0 : kGemmKBlock;
+    gemm_pass(w, ldw, n_rows, x, ldx, n_tokens, k0, kl, y, ldy, {state, row_ld, k0 > 0, k0 + kl == k});
+  }
+  ::operator delete(state, std::align_val_t{64});
 }
