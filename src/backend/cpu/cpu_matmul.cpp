@@ -32,7 +32,7 @@ void CpuBackend::matmul_gemv(const Weight& w, Act x, Act out) {
   pool_.parallel_for(w.rows, kGemvGrain, [&](int64_t r0, int64_t r1, int) {
     for (int64_t t = 0; t < x.rows; ++t)
       quant::dot_rows(w.type, base + r0 * rb, rb, r1 - r0, x.row(t), w.cols, out.row(t) + r0);
-  });
+  }, w.rows * w.cols * x.rows);
 }
 
 void CpuBackend::matmul_gemm(const Weight& w, Act x, Act out) {
@@ -56,7 +56,7 @@ void CpuBackend::matmul_gemm(const Weight& w, Act x, Act out) {
         quant::gemm_f32(wt, k, nr, x.row(t), x.cols, nt, k, out.row(t) + r, out.cols);
       }
     }
-  });
+  }, w.rows * w.cols * x.rows);
 }
 
 }  // namespace greta::cpu

@@ -69,10 +69,11 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
   }
 }
 
-void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t, int)>& fn) {
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t, int)>& fn,
+                              int64_t work) {
   if (n <= 0) return;
   const int64_t chunks = (n + grain - 1) / grain;
-  const int threads = static_cast<int>(std::min<int64_t>(n_threads_, chunks));
+  const int threads = work < kMinParallelWork ? 1 : static_cast<int>(std::min<int64_t>(n_threads_, chunks));
   if (threads <= 1) {
     fn(0, n, 0);
     return;

@@ -5,6 +5,7 @@
 // an atomic generation counter before sleeping (std::atomic::wait) rather than paying a
 // condition-variable wake-up on every op.
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -22,7 +23,11 @@ class ThreadPool {
   // Runs fn(thread_index, n_threads) on every thread (the caller is thread 0) and waits.
   void run(const std::function<void(int, int)>& fn);
   // Splits [0, n) into contiguous ranges, one per thread, each a multiple of `grain` except the last.
-  void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t, int)>& fn);
+  // `work` estimates the total cost (e.g. multiply-adds): below kMinParallelWork the caller's
+  // thread does it all, since waking another thread would cost more than it saves.
+  void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t, int)>& fn,
+                    int64_t work = INT64_MAX);
+  static constexpr int64_t kMinParallelWork = 1 << 16;
 
  private:
   void worker(int index);

@@ -1,0 +1,125 @@
+// greta bench: prompt processing (ppN) and generation (tgN) speed, in llama-bench's table shape.
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <sstream>
+
+#include "app/command.h"
+#include "app/model_options.h"
+#include "gguf/gguf_file.h"
+#include "model/session.h"
+#include <functional>
+#include <thread>
+
+namespace greta::app {
+namespace {
+
+struct BenchOptions {
+  ModelOptions model;
+  std::vector<int64_t> pp = {512};
+  std::vector<int64_t> tg = {128};
+  int reps = 3;
+};
+
+// Deterministic token ids spread over the vocabulary (values do not change the cost).
+std::vector<int32_t> bench_tokens(int64_t n, int64_t n_vocab) {
+  std::vector<int32_t> t(n);
+  uint64_t x = 88172645463325252ull;
+  for (auto& v : t) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    v = static_cast<int32_t>(x % static_cast<uint64_t>(n_vocab));
+  }
+  return t;
+}
+
+double seconds(const std::function<void()>& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct Row {
+  std::string test;
+  double mean = 0, sd = 0;
+};
+
+Row measure(const std::string& name, int reps, int64_t n, const std::function<double()>& once) {
+  once();  // warm-up: page in the weights, size the buffers
+  std::vector<double> rates;
+  for (int r = 0; r < reps; ++r) rates.push_back(static_cast<double>(n) / once());
+  Row row{name};
+  for (double v : rates) row.mean += v / reps;
+  for (double v : rates) row.sd += (v - row.mean) * (v - row.mean);
+  row.sd = reps > 1 ? std::sqrt(row.sd / (reps - 1)) : 0;
+  return row;
+}
+
+std::string human_size(double bytes) {
+  char b[32];
+  if (bytes >= 1024.0 * 1024 * 1024) std::snprintf(b, sizeof b, "%.2f GiB", bytes / (1024.0 * 1024 * 1024));
+  else std::snprintf(b, sizeof b, "%.2f MiB", bytes / (1024.0 * 1024));
+  return b;
+}
+
+int run(const BenchOptions& o) {
+  auto m = load_model(o.model);
+  auto& model = *m.model;
+  const int64_t V = model.config().n_vocab;
+  int64_t max_len = 1;
+  for (auto p : o.pp) max_len = std::max(max_len, p);
+  for (auto t : o.tg) max_len = std::max(max_len, t);
+  Session session(model, std::max(o.model.ctx, max_len));
+  std::vector<Row> rows;
+  for (int64_t p : o.pp) {
+    if (p <= 0) continue;
+    const auto toks = bench_tokens(p, V);
+    rows.push_back(measure("pp" + std::to_string(p), o.reps, p, [&] {
+      session.reset();
+      return seconds([&] { session.prefill(toks); });
+    }));
+  }
+  for (int64_t t : o.tg) {
+    if (t <= 0) continue;
+    const auto toks = bench_tokens(t, V);
+    rows.push_back(measure("tg" + std::to_string(t), o.reps, t, [&] {
+      session.reset();
+      return seconds([&] {
+        for (int64_t i = 0; i < t; ++i) session.decode(toks[i]);
+      });
+    }));
+  }
+  uint64_t bytes = 0, params = 0;
+  for (const auto& ti : model.file().tensors()) {
+    bytes += ti.n_bytes;
+    params += static_cast<uint64_t>(ti.n_elements());
+  }
+  std::string name = model.config().name.empty() ? m.display_name : model.config().name;
+  if (name.size() > 30) name = name.substr(0, 27) + "...";
+  char pbuf[32];
+  std::snprintf(pbuf, sizeof pbuf, params >= 1000000000 ? "%.2f B" : "%.2f M", params >= 1000000000 ? params / 1e9 : params / 1e6);
+  std::printf("| %-30s | %10s | %10s | %-10s | %7s | %13s | %20s |\n", "model", "size", "params", "backend", "threads", "test", "t/s");
+  std::printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: | ------------: | -------------------: |\n");
+  const int threads = o.model.threads > 0 ? o.model.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (const auto& r : rows) {
+    char ts[64];
+    std::snprintf(ts, sizeof ts, "%.2f ± %.2f", r.mean, r.sd);
+    std::printf("| %-30s | %10s | %10s | %-10s | %7d | %13s | %20s |\n", name.c_str(), human_size(double(bytes)).c_str(), pbuf,
+                "CPU", threads, r.test.c_str(), ts);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  auto* cmd = app.add_subcommand("bench", "measure prompt processing (ppN) and generation (tgN) speed");
+  add_model_options(*cmd, o->model);
+  cmd->add_option("-p,--n-prompt", o->pp, "prompt lengths, e.g. -p 512 or -p 64,512")->delimiter(',')->check(CLI::Range(int64_t{0}, int64_t{1} << 20))->capture_default_str();
+  cmd->add_option("-n,--n-gen", o->tg, "generation lengths")->delimiter(',')->check(CLI::Range(int64_t{0}, int64_t{1} << 20))->capture_default_str();
+  cmd->add_option("-r,--repetitions", o->reps, "repetitions of each test")->check(CLI::Range(1, 1000))->capture_default_str();
+  set_runner(cmd, [o] { return run(*o); });
+}
+
+}  // namespace greta::app

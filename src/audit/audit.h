@@ -1,0 +1,126 @@
+#pragma once
+// The prefill/decode equivalence audit (DESIGN §6).
+//
+// For each prompt t[0..N-1], run A prefills all N tokens and records position N-1
+// (`prefill_last`); run B prefills t[0..N-2] and decodes t[N-1] at position N-1
+// (`decode0`). Every stage of the two rows is compared (global error), and every stage
+// of each run is recomputed in float64 from the inputs that run actually fed it and held
+// against the op's rounding budget (local error). The first stage over its budget is the
+// root cause.
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "model/fault.h"
+#include "model/llama_model.h"
+#include "trace/stage_point.h"
+
+namespace greta::audit {
+
+enum class Verdict { Exact, Pass, Drift, Mismatch };
+const char* verdict_name(Verdict v);
+
+struct AuditPrompt {
+  std::string id;
+  std::vector<int32_t> tokens;
+};
+
+struct AuditOptions {
+  std::set<int> layers;             // empty: all
+  std::set<trace::Point> points;    // empty: all
+  RouteConfig routes;
+  FaultSet faults;
+  int span = 0;                     // logits span gate over this many decode steps (0: off)
+  int repeat = 1;                   // run everything this many times; traces and tokens must be bit-identical
+  double tolerance = 1e-4;          // global relative L2 above which a stage "mismatches"
+  bool allow_drift = false;         // DRIFT does not fail the audit
+};
+
+// Where a stage is: layer -1 for final_norm and logits.
+struct StageId {
+  int layer = -1;
+  trace::Point point = trace::Point::x_in;
+};
+
+// Local check of one stage in one run: max |y − y64| / budget over the row (≤ 1 is within budget).
+struct LocalCheck {
+  bool checked = false;
+  double max_error = 0;  // max |y − y64|
+  double ratio = 0;      // max over elements of |y − y64| / budget
+  bool violated() const { return checked && ratio > 1.0; }
+};
+
+struct StageResult {
+  StageId id;
+  // Global: prefill_last vs decode0.
+  double mae = 0, max_abs = 0, rel_l2 = 0;
+  bool bit_equal = false;
+  LocalCheck local_prefill, local_decode;
+};
+
+struct RootCause {
+  std::string route;  // "prefill", "decode" or "both"
+  StageId stage;
+  double ratio = 0;   // how far over budget (the larger of the two routes)
+};
+
+struct SpanGate {
+  bool ran = false;
+  int steps = 0;
+  double max_abs = 0, p99_abs = 0, mean_kl = 0;
+  double top1_agreement = 1;
+  bool collapse = false;  // decode kept one token while prefill disagreed
+  bool passed = true;
+  std::vector<int32_t> decode_tokens;  // the greedy tokens the decode path produced
+};
+
+struct PromptAudit {
+  std::string id;
+  int64_t n_tokens = 0;
+  std::vector<StageResult> stages;  // pipeline order
+  std::optional<StageId> first_mismatch;
+  std::optional<RootCause> root_cause;
+  int32_t prefill_last_top1 = -1, decode0_top1 = -1;
+  bool collapse = false;            // part of a cross-prompt collapse
+  Verdict verdict = Verdict::Exact;
+  SpanGate span;
+  // Largest value over layers of each global metric per point (for the summary table).
+  double max_mae(trace::Point p) const;
+};
+
+struct AuditReport {
+  std::string model;
+  std::string backend;
+  std::string contract;             // the backend's numeric contract
+  std::string route_config;         // e.g. "prefill=gemm decode=gemv"
+  std::vector<std::string> faults;  // injected specs
+  double tolerance = 0;
+  std::vector<PromptAudit> prompts;
+  bool collapse = false;            // cross-prompt collapse
+  std::string collapse_detail;
+  int repeat = 1;
+  bool repeat_identical = true;
+  std::string repeat_detail;
+  Verdict verdict = Verdict::Exact;  // worst over prompts
+  bool allow_drift = false;
+  double seconds = 0;
+  // 0: every verdict EXACT or PASS (DRIFT with allow_drift); 1: MISMATCH, COLLAPSE, a failed gate or repeat.
+  int exit_code() const;
+};
+
+// One JSONL trace record source: the rows both runs recorded, for trace.jsonl.
+struct TraceRow {
+  std::string prompt_id, phase;
+  StageId stage;
+  int32_t pos = 0;
+  std::vector<float> values;
+};
+
+// Runs the audit. `trace_rows`, when given, receives every recorded row (first repeat only).
+AuditReport run_audit(LlamaModel& model, const std::vector<AuditPrompt>& prompts, const AuditOptions& options,
+                      std::vector<TraceRow>* trace_rows = nullptr);
+
+}  // namespace greta::audit
