@@ -51,7 +51,6 @@ inline I and_(I a, int m) {
   const __m256i mv = _mm256_set1_epi32(m);
   return {_mm256_and_si256(a.lo, mv), _mm256_and_si256(a.hi, mv)};
 }
-inline I or_(I a, I b) { return {_mm256_or_si256(a.lo, b.lo), _mm256_or_si256(a.hi, b.hi)}; }
 inline I sub(I a, int m) {
   const __m256i mv = _mm256_set1_epi32(m);
   return {_mm256_sub_epi32(a.lo, mv), _mm256_sub_epi32(a.hi, mv)};
@@ -60,11 +59,6 @@ template <int S>
 inline I srl(I a) {
   if constexpr (S == 0) return a;
   else return {_mm256_srli_epi32(a.lo, S), _mm256_srli_epi32(a.hi, S)};
-}
-template <int S>
-inline I sll(I a) {
-  if constexpr (S == 0) return a;
-  else return {_mm256_slli_epi32(a.lo, S), _mm256_slli_epi32(a.hi, S)};
 }
 inline F cvt(I a) { return {_mm256_cvtepi32_ps(a.lo), _mm256_cvtepi32_ps(a.hi)}; }
 inline void store(float* p, F a) {
@@ -111,7 +105,6 @@ constexpr bool kHasLut = false;
 [[maybe_unused]] F iota_from(float s);
 [[maybe_unused]] F lut16(F table, I idx);
 [[maybe_unused]] F lut32(F lo, F hi, I idx);
-[[maybe_unused]] I merge_low4(I a, I b);
 
 #include "quant/kernels_simd.h"
 

@@ -46,17 +46,11 @@ inline F bcast(float f) { return {_mm512_set1_ps(f)}; }
 inline I u8(const uint8_t* p) { return {_mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))}; }
 inline I s8(const int8_t* p) { return {_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)))}; }
 inline I and_(I a, int m) { return {_mm512_and_si512(a.v, _mm512_set1_epi32(m))}; }
-inline I or_(I a, I b) { return {_mm512_or_si512(a.v, b.v)}; }
 inline I sub(I a, int m) { return {_mm512_sub_epi32(a.v, _mm512_set1_epi32(m))}; }
 template <int S>
 inline I srl(I a) {
   if constexpr (S == 0) return a;
   else return {_mm512_srli_epi32(a.v, S)};
-}
-template <int S>
-inline I sll(I a) {
-  if constexpr (S == 0) return a;
-  else return {_mm512_slli_epi32(a.v, S)};
 }
 inline F cvt(I a) { return {_mm512_cvtepi32_ps(a.v)}; }
 inline void store(float* p, F a) { _mm512_storeu_ps(p, a.v); }
@@ -85,7 +79,6 @@ inline F iota_from(float s) {
 }
 inline F lut16(F table, I idx) { return {_mm512_permutexvar_ps(idx.v, table.v)}; }
 inline F lut32(F lo, F hi, I idx) { return {_mm512_permutex2var_ps(lo.v, idx.v, hi.v)}; }
-inline I merge_low4(I a, I b) { return {_mm512_ternarylogic_epi32(a.v, b.v, _mm512_set1_epi32(0xF), 0xE4)}; }
 
 #include "quant/kernels_simd.h"
 

@@ -9,15 +9,15 @@
 //   F zero(); F load(const float*); F load_n(const float*, int n)  (zero padded)
 //   F fma(a, b, c) = a*b + c; F fmsub(a, b, c) = a*b - c; F mul(a, b); F bcast(float)
 //   I u8(const uint8_t*) (16 bytes, zero-extended); I s8(const int8_t*)
-//   I and_(I, int); I or_(I, I); I sub(I, int); srl<S>(I); sll<S>(I); F cvt(I)
+//   I and_(I, int); I sub(I, int); srl<S>(I); F cvt(I)
 //   void store(float*, F); void store_n(float*, F, int n); float reduce(F)
 //   F f16(const uint16_t*), f16_n(const uint16_t*, int), bf16(...), bf16_n(...)
 //   float half_to_float(uint16_t) (the hardware conversion; same bits as f16_to_f32)
 //   constexpr int kGemmRows, kGemmTokens, kQuantRows, kDenseRows
-//   constexpr bool kHasLut; where true: F iota_from(s) (s, s+1, .., s+15), F lut16(F table, I idx) (table
-//   lookup by the low 4 bits of each index), F lut32(F lo, F hi, I idx) (low 5 bits),
-//   I merge_low4(I a, I b) = (a & 0xF) | (b & ~0xF). A table holds the weights of every
-//   code, computed by the format's expression, so a lookup gives the same bits.
+//   constexpr bool kHasLut; where true: F iota_from(s) (s, s+1, .., s+15),
+//   F lut16(F table, I idx) (lookup by the low 4 bits of each index) and
+//   F lut32(F lo, F hi, I idx) (low 5 bits). A table holds the weight of every code,
+//   computed by the format's expression, so a lookup gives the same bits.
 // This header is deliberately not self-contained and has no include guard.
 
 template <int N, class Fn>
