@@ -1,8 +1,10 @@
 #include "synth/builtin_model.h"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "synth/synth.h"
 
@@ -22,17 +24,34 @@ constexpr int kVocab = kSpaceToken + 1;
 constexpr int32_t kTypeNormal = 1, kTypeUnknown = 2, kTypeControl = 3, kTypeByte = 6;
 
 // Why the weights are shaped and not purely random: with pure noise the model emits
-// arbitrary bytes (mostly invalid UTF-8 and control characters) and greedy decoding sticks
-// to one token. So every token embedding carries one shared component (coordinate 0),
-// which survives the residual stream and the final norm as a near-constant feature, and
-// each output row weighs that feature by the log-frequency of its byte in English text.
-// The remaining random part of the output rows makes the choice depend on the context.
-// The result reads like letter soup with English statistics: varied, printable, and
+// arbitrary bytes (mostly invalid UTF-8 and control characters), and greedy decoding
+// settles on repeating one token. Three small structures fix that while every weight
+// stays random:
+//  * a bias channel: coordinate 0 of every embedding is a constant, no layer reads it
+//    (column 0 of the q/k/v/gate/up matrices is zero) and no layer writes it (row 0 of
+//    attn_output/ffn_down is zero), so it reaches the final norm untouched;
+//  * each output row weighs that channel by the log-frequency of its byte in English
+//    text, so printable letters and spaces are likely and control bytes are not;
+//  * each output row also holds minus its own token's embedding, so the token just read
+//    is discouraged and greedy decoding moves on instead of repeating it.
+// The rest of each output row is noise, so the choice still depends on the context.
+// The text reads like letter soup with English statistics: varied, printable, and
 // different for different prompts.
-constexpr float kSharedEmbedding = 1.0f;   // coordinate 0 of every embedding
-constexpr float kMatrixStddev = 0.06f;     // attention and FFN matrices
-constexpr float kOutputNoise = 0.12f;      // random part of the output rows
-constexpr float kPriorScale = 0.3f;        // output weight on coordinate 0 per unit log-frequency
+struct Tuning {
+  float matrix_stddev = 0.06f;  // attention and FFN matrices
+  float embed_stddev = 0.5f;    // token embeddings (coordinates 1..dim-1)
+  float bias_channel = 0.5f;    // coordinate 0 of every embedding
+  float output_noise = 0.08f;   // random part of the output rows: ~1 logit of context noise
+  // The bias channel reaches the final norm's output at about bias_channel / rms(x) ≈ 0.5,
+  // so 2 per unit log-frequency gives logits ≈ 1 × log-frequency.
+  float prior_weight = 2.0f;
+  // The read token's own logit drops by about self_inhibit × |e|² / rms(x) ≈ 3; for other
+  // tokens the term is ~0.5 logits of extra noise.
+  float self_inhibit = 0.1f;    // output row -= this × its token's embedding
+};
+// (Measured with the CPU backend: greedy and sampled text from different prompts differ,
+// stay printable and do not collapse onto one byte.)
+constexpr Tuning kTuning;
 
 // Relative frequency of a byte in English prose (space and lower-case letters dominate).
 float byte_frequency(int b) {
@@ -52,7 +71,7 @@ float byte_frequency(int b) {
 
 // The logit prior of a token, in natural-log units.
 float token_prior(int token) {
-  if (token == 2) return std::log(0.02f);  // </s>: rare, so generations run on for a while
+  if (token == 2) return std::log(0.002f);  // </s>: rare, so generations run on for a while
   if (token < kFirstByteToken) return -12.0f;
   if (token == kSpaceToken) return std::log(byte_frequency(' ') / 100.0f);
   const int byte = token - kFirstByteToken;
@@ -85,16 +104,39 @@ void add_byte_vocabulary(gguf::GgufWriter& w) {
   w.set("tokenizer.ggml.add_space_prefix", Value::boolean(true));
 }
 
-RowAdjust builtin_adjust(const PlannedTensor& t) {
-  if (t.role == TensorRole::TokenEmbd)
-    return [](int64_t, float* v, int64_t) { v[0] += kSharedEmbedding; };
-  if (t.role == TensorRole::Output)
-    return [](int64_t row, float* v, int64_t n) {
-      const float noise_scale = kOutputNoise / kMatrixStddev;
-      for (int64_t i = 0; i < n; ++i) v[i] *= noise_scale;
-      v[0] = kPriorScale * token_prior(static_cast<int>(row));
-    };
-  return {};
+// Regenerates a token's embedding row exactly as the token_embd tensor holds it.
+void embedding_row(uint64_t embd_seed, int64_t token, float* v, int64_t n) {
+  generate_row(embd_seed, token, {0.0f, kTuning.embed_stddev}, v, n);
+  v[0] = kTuning.bias_channel;
+}
+
+// Rows arrive drawn with matrix_stddev; these adjustments give each tensor its role.
+RowAdjust builtin_adjust(const PlannedTensor& t, uint64_t embd_seed) {
+  switch (t.role) {
+    case TensorRole::TokenEmbd:
+      return [embd_seed](int64_t row, float* v, int64_t n) { embedding_row(embd_seed, row, v, n); };
+    case TensorRole::AttnQ:
+    case TensorRole::AttnK:
+    case TensorRole::AttnV:
+    case TensorRole::FfnGate:
+    case TensorRole::FfnUp:
+      return [](int64_t, float* v, int64_t) { v[0] = 0.0f; };  // never read the bias channel
+    case TensorRole::AttnOutput:
+    case TensorRole::FfnDown:
+      return [](int64_t row, float* v, int64_t n) {  // never write it
+        if (row == 0) std::fill(v, v + n, 0.0f);
+      };
+    case TensorRole::Output:
+      return [embd_seed](int64_t row, float* v, int64_t n) {
+        std::vector<float> e(static_cast<size_t>(n));
+        embedding_row(embd_seed, row, e.data(), n);
+        const float noise_scale = kTuning.output_noise / kTuning.matrix_stddev;
+        for (int64_t i = 1; i < n; ++i) v[i] = v[i] * noise_scale - kTuning.self_inhibit * e[static_cast<size_t>(i)];
+        v[0] = kTuning.prior_weight * token_prior(static_cast<int>(row));
+      };
+    default:
+      return {};
+  }
 }
 
 }  // namespace
@@ -112,7 +154,9 @@ std::vector<uint8_t> builtin_model_bytes() {
   add_llama_metadata(w, shape, type, "greta-builtin (synthetic)", false);
   add_byte_vocabulary(w);
   // One thread: the bytes do not depend on it, and spawning costs more than this model.
-  add_synth_tensors(w, plan, kBuiltinSeed, kMatrixStddev, 1, builtin_adjust);
+  const uint64_t embd_seed = tensor_seed(kBuiltinSeed, 0);  // token_embd is the plan's first tensor
+  add_synth_tensors(w, plan, kBuiltinSeed, kTuning.matrix_stddev, 1,
+                    [embd_seed](const PlannedTensor& t) { return builtin_adjust(t, embd_seed); });
   return w.write_bytes();
 }
 

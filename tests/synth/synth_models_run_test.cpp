@@ -95,3 +95,28 @@ TEST(SynthModelsRun, TiedAndMixedModelsRun) {
 }
 
 TEST(SynthModelsRun, BuiltinModelRuns) { check_model_runs(builtin_model_bytes(), "builtin"); }
+
+TEST(SynthModelsRun, BuiltinModelWritesVariedPrintableText) {
+  cpu::CpuBackend backend(1);
+  LlamaModel model(gguf::GgufFile::from_bytes(builtin_model_bytes(), "builtin"), backend);
+  // Byte tokens start at 3; token 259 is "▁" (a space).
+  auto printable = [](int32_t t) { return t == 259 || (t >= 3 + 0x21 && t < 3 + 0x7F); };
+  std::set<std::vector<int32_t>> continuations;
+  for (const std::vector<int32_t>& prompt : {std::vector<int32_t>{1, 259, 3 + 'O', 3 + 'n', 3 + 'c', 3 + 'e'},
+                                             std::vector<int32_t>{1, 259, 3 + 'H', 3 + 'i'},
+                                             std::vector<int32_t>{1, 259, 3 + 'T', 3 + 'h', 3 + 'e', 259, 3 + 'd'}}) {
+    Session s(model, 128);
+    auto logits = s.prefill(prompt);
+    std::vector<int32_t> out;
+    for (int i = 0; i < 48; ++i) {
+      const int32_t t = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      out.push_back(t);
+      logits = s.decode(t);
+    }
+    const auto n_printable = std::count_if(out.begin(), out.end(), printable);
+    EXPECT_GE(n_printable, 45) << "greedy text should be printable";
+    EXPECT_GE(std::set<int32_t>(out.begin(), out.end()).size(), 4u) << "greedy text should not be one repeated byte";
+    continuations.insert(out);
+  }
+  EXPECT_EQ(continuations.size(), 3u) << "different prompts should continue differently";
+}
