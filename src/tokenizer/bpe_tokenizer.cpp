@@ -1,5 +1,6 @@
 #include "tokenizer/bpe_tokenizer.h"
 
+#include <algorithm>
 #include <queue>
 
 #include "greta/error.h"

@@ -1,7 +1,7 @@
 #include "tokenizer/hf_json.h"
 
+#include <algorithm>
 #include <fstream>
-#include <sstream>
 #include <unordered_map>
 
 #include "greta/error.h"

@@ -1,4 +1,4 @@
-#include <functional>
+#include <algorithm>
 
 #include "greta/error.h"
 #include "tokenizer/hf_json.h"

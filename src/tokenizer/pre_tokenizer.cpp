@@ -3,6 +3,9 @@
 
 #include <pcre2.h>
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "greta/error.h"
 #include "tokenizer/unicode_bytes.h"
 

@@ -1,5 +1,6 @@
 #include "tokenizer/spm_tokenizer.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <queue>
 #include <string>

@@ -1,6 +1,5 @@
 #include "tokenizer/tokenizer.h"
 
-#include <algorithm>
 #include <optional>
 #include <unordered_set>
 

@@ -46,9 +46,6 @@ struct Vocab {
   std::vector<uint8_t> strip;
 
   int32_t size() const { return static_cast<int32_t>(tokens.size()); }
-  TokenType type_of(TokenId id) const {
-    return token_types.empty() ? TokenType::NORMAL : static_cast<TokenType>(token_types[static_cast<size_t>(id)]);
-  }
 
   // Reads tokenizer.ggml.* and tokenizer.chat_template. Throws InputError when the
   // vocabulary is missing or inconsistent (array lengths differ, ids out of range,
