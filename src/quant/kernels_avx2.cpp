@@ -106,6 +106,39 @@ constexpr bool kHasLut = false;
 [[maybe_unused]] F lut16(F table, I idx);
 [[maybe_unused]] F lut32(F lo, F hi, I idx);
 
+// Byte-level code assembly of a whole super-block, 32 codes per operation.
+inline __m256i nibbles32(__m256i v, bool high) {
+  if (high) v = _mm256_srli_epi16(v, 4);
+  return _mm256_and_si256(v, _mm256_set1_epi8(0x0F));
+}
+inline __m256i load32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+// Each byte's bits moved by `left` (negative: right); 16-bit shifts, so callers mask.
+inline __m256i shift32(__m256i v, int left) {
+  return left >= 0 ? _mm256_sll_epi16(v, _mm_cvtsi32_si128(left)) : _mm256_srl_epi16(v, _mm_cvtsi32_si128(-left));
+}
+
+// Q6_K: chunk C (32 elements) of half C/4, quarter Q = C%4: nibble of ql, bits 2Q..2Q+1
+// of qh at 4..5; stored as q - 32 (int8).
+inline void q6_k_codes(const uint8_t* b, int8_t* codes) {
+  for (int c = 0; c < 8; ++c) {
+    const int half = c / 4, quarter = c % 4;
+    const __m256i lo = nibbles32(load32(b + 64 * half + 32 * (quarter & 1)), quarter >= 2);
+    const __m256i hi = _mm256_and_si256(shift32(load32(b + 128 + 32 * half), 4 - 2 * quarter), _mm256_set1_epi8(0x30));
+    const __m256i q = _mm256_sub_epi8(_mm256_or_si256(lo, hi), _mm256_set1_epi8(32));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + 32 * c), q);
+  }
+}
+
+// Q5_K: chunk C: nibble of qs (low for even C, high for odd), bit C of qh at bit 4.
+inline void q5_k_codes(const uint8_t* b, uint8_t* codes) {
+  const __m256i qh = load32(b + 16);
+  for (int c = 0; c < 8; ++c) {
+    const __m256i lo = nibbles32(load32(b + 48 + 32 * (c / 2)), c % 2 == 1);
+    const __m256i hi = _mm256_and_si256(shift32(qh, 4 - c), _mm256_set1_epi8(0x10));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(codes + 32 * c), _mm256_or_si256(lo, hi));
+  }
+}
+
 #include "quant/kernels_simd.h"
 
 }  // namespace

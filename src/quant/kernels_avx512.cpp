@@ -80,6 +80,54 @@ inline F iota_from(float s) {
 inline F lut16(F table, I idx) { return {_mm512_permutexvar_ps(idx.v, table.v)}; }
 inline F lut32(F lo, F hi, I idx) { return {_mm512_permutex2var_ps(lo.v, idx.v, hi.v)}; }
 
+// Byte-level code assembly of a whole super-block, 64 codes per operation. Shifts that
+// differ between the two 256-bit halves are multiplications of 16-bit lanes by powers of
+// two (one uop, where variable 16-bit shifts take three); bits that cross into the
+// neighbouring byte are masked off afterwards.
+
+// 16-bit lanes: `first` in the low 256 bits, `second` in the high 256 bits.
+inline __m512i halves16(short first, short second) {
+  return _mm512_inserti64x4(_mm512_set1_epi16(first), _mm256_set1_epi16(second), 1);
+}
+inline __m512i broadcast32(const uint8_t* p) {
+  return _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+// Q6_K, per 128-element half: ql's low nibbles give elements 0..63, its high nibbles
+// 64..127; qh (in both halves) supplies bits 2Q..2Q+1 for quarter Q, moved to bits 4..5.
+// Stored as q - 32 (int8).
+inline void q6_k_codes(const uint8_t* b, int8_t* codes) {
+  const __m512i m0f = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30), k32 = _mm512_set1_epi8(32);
+  const __m512i mul01 = halves16(16, 4), mul23 = halves16(4, 1);  // after >> 2 for quarters 2, 3
+  for (int h = 0; h < 2; ++h) {
+    const __m512i ql = _mm512_loadu_si512(b + 64 * h);
+    const __m512i qh = broadcast32(b + 128 + 32 * h);
+    const __m512i lo01 = _mm512_and_si512(ql, m0f), lo23 = _mm512_and_si512(_mm512_srli_epi16(ql, 4), m0f);
+    const __m512i hi01 = _mm512_mullo_epi16(qh, mul01);
+    const __m512i hi23 = _mm512_mullo_epi16(_mm512_srli_epi16(qh, 2), mul23);
+    // A | (B & C): the nibble plus the two high bits.
+    const __m512i q01 = _mm512_ternarylogic_epi32(lo01, hi01, m30, 0xF8);
+    const __m512i q23 = _mm512_ternarylogic_epi32(lo23, hi23, m30, 0xF8);
+    _mm512_storeu_si512(codes + 128 * h, _mm512_sub_epi8(q01, k32));
+    _mm512_storeu_si512(codes + 128 * h + 64, _mm512_sub_epi8(q23, k32));
+  }
+}
+
+// Q5_K, per 64-element group g: qs (in both halves) gives low nibbles for the first 32
+// and high nibbles for the next 32; bits 2g and 2g+1 of qh move to bit 4.
+inline void q5_k_codes(const uint8_t* b, uint8_t* codes) {
+  const __m512i m0f = _mm512_set1_epi8(0x0F), m10 = _mm512_set1_epi8(0x10);
+  const __m512i qh = broadcast32(b + 16), qh4 = _mm512_srli_epi16(qh, 4);
+  const __m512i mul_even = halves16(16, 8), mul_odd = halves16(4, 2);
+  const __m512i high[4] = {_mm512_mullo_epi16(qh, mul_even), _mm512_mullo_epi16(qh, mul_odd),
+                           _mm512_mullo_epi16(qh4, mul_even), _mm512_mullo_epi16(qh4, mul_odd)};
+  for (int g = 0; g < 4; ++g) {
+    const __m512i qs = broadcast32(b + 48 + 32 * g);
+    const __m512i nib = _mm512_and_si512(_mm512_mask_blend_epi64(0xF0, qs, _mm512_srli_epi16(qs, 4)), m0f);
+    _mm512_storeu_si512(codes + 64 * g, _mm512_ternarylogic_epi32(nib, high[g], m10, 0xF8));
+  }
+}
+
 #include "quant/kernels_simd.h"
 
 }  // namespace

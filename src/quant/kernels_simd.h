@@ -13,6 +13,7 @@
 //   void store(float*, F); void store_n(float*, F, int n); float reduce(F)
 //   F f16(const uint16_t*), f16_n(const uint16_t*, int), bf16(...), bf16_n(...)
 //   float half_to_float(uint16_t) (the hardware conversion; same bits as f16_to_f32)
+//   void q5_k_codes(const uint8_t* block, uint8_t* codes), q6_k_codes(block, int8_t*)
 //   constexpr int kGemmRows, kGemmTokens, kQuantRows, kDenseRows
 //   constexpr bool kHasLut; where true: F iota_from(s) (s, s+1, .., s+15),
 //   F lut16(F table, I idx) (lookup by the low 4 bits of each index) and
@@ -145,23 +146,26 @@ struct FmtQ4_K {
   }
 };
 
+// Q5_K and Q6_K assemble the codes of the whole block in prepare() (q5_k_codes and
+// q6_k_codes, one per target, as wide as the target allows) and widen them per chunk.
 struct FmtQ5_K {
   static constexpr int kBlock = 256, kBytes = 176, kChunks = 8;
   struct Prep {
     float a[8], b[8];
+    alignas(64) uint8_t codes[256];  // 5-bit codes in element order
   };
-  static void prepare(const uint8_t* b, Prep& p) { k_quant_prepare(b, p.a, p.b); }
+  static void prepare(const uint8_t* b, Prep& p) {
+    k_quant_prepare(b, p.a, p.b);
+    q5_k_codes(b, p.codes);
+  }
   template <int C>
-  static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
-    // The 5-bit code per byte: nibble from qs, bit C of qh moved to bit 4.
-    alignas(32) uint8_t buf[32];
-    const __m256i hi = _mm256_and_si256(shift_bytes<4 - C>(bytes32(b + 16)), byte_mask(0x10));
-    const uint8_t* q = spill_codes(_mm256_or_si256(nibbles<(C % 2 == 1)>(bytes32(b + 48 + 32 * (C / 2))), hi), buf);
+  static void chunk(const uint8_t*, const Prep& p, F& w0, F& w1) {
+    const uint8_t* q = p.codes + 32 * C;
     const F a = bcast(p.a[C]), m = bcast(p.b[C]);
     if constexpr (kHasLut) {
-      const F lo = fmsub(a, iota_from(0), m), hi16 = fmsub(a, iota_from(16), m);
-      w0 = lut32(lo, hi16, u8(q));
-      w1 = lut32(lo, hi16, u8(q + 16));
+      const F lo = fmsub(a, iota_from(0), m), hi = fmsub(a, iota_from(16), m);
+      w0 = lut32(lo, hi, u8(q));
+      w1 = lut32(lo, hi, u8(q + 16));
     } else {
       w0 = fmsub(a, cvt(u8(q)), m);
       w1 = fmsub(a, cvt(u8(q + 16)), m);
@@ -173,20 +177,17 @@ struct FmtQ6_K {
   static constexpr int kBlock = 256, kBytes = 210, kChunks = 8;
   struct Prep {
     float a[16];
+    alignas(64) int8_t codes[256];  // q - 32 in element order
   };
   static void prepare(const uint8_t* b, Prep& p) {
     store(p.a, mul(bcast(scale_to_float(load_u16(b + 208))), cvt(s8(reinterpret_cast<const int8_t*>(b + 192)))));
+    q6_k_codes(b, p.codes);
   }
   template <int C>
-  static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
-    constexpr int kHalf = C / 4, kQuarter = C % 4;
-    // 6-bit code per byte, minus 32, as int8: nibble from ql, bits 2Q..2Q+1 of qh at 4..5.
-    alignas(32) uint8_t buf[32];
-    const __m256i lo = nibbles<(kQuarter >= 2)>(bytes32(b + 64 * kHalf + 32 * (kQuarter & 1)));
-    const __m256i hi = _mm256_and_si256(shift_bytes<4 - 2 * kQuarter>(bytes32(b + 128 + 32 * kHalf)), byte_mask(0x30));
-    const auto* q = reinterpret_cast<const int8_t*>(spill_codes(_mm256_sub_epi8(_mm256_or_si256(lo, hi), byte_mask(32)), buf));
-    w0 = mul(bcast(p.a[8 * kHalf + 2 * kQuarter]), cvt(s8(q)));
-    w1 = mul(bcast(p.a[8 * kHalf + 2 * kQuarter + 1]), cvt(s8(q + 16)));
+  static void chunk(const uint8_t*, const Prep& p, F& w0, F& w1) {
+    const int8_t* q = p.codes + 32 * C;
+    w0 = mul(bcast(p.a[2 * C]), cvt(s8(q)));
+    w1 = mul(bcast(p.a[2 * C + 1]), cvt(s8(q + 16)));
   }
 };
 
