@@ -23,7 +23,10 @@ GenerationStats generate(Session& session, const tokenizer::Tokenizer* tok, samp
   st.prefill_seconds = since(t0);
   for (int32_t t : prompt) sampler.accept(t);
   std::optional<tokenizer::StreamDecoder> text;
-  if (tok) text.emplace(*tok);
+  // After a prompt of BOS alone the generated text starts the document, so SentencePiece's
+  // leading space is dropped (as llama2.c prints it); after any other prompt it is kept.
+  const bool starts_text = tok && prompt.size() == 1 && prompt[0] == tok->bos();
+  if (tok) text.emplace(*tok, tokenizer::DecodeOptions{.sequence_start = starts_text});
   double decode_time = 0;
   for (int64_t i = 0; i < n_predict; ++i) {
     const int32_t next = sampler.sample(logits);
