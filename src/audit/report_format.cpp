@@ -195,9 +195,11 @@ std::vector<std::string> summary_notes(const AuditReport& r) {
   if (r.repeat <= 1) {
     notes.push_back("repeat: off (1 run)");
   } else {
-    std::string line = "repeat: " + std::to_string(r.repeat) + " runs, " +
-                       (r.repeat_identical ? "bit-identical" : "NOT bit-identical");
-    if (!r.repeat_detail.empty()) line += ": " + r.repeat_detail;
+    std::string line = "repeat: " + std::to_string(r.repeat) + " runs, " + (r.repeat_identical ? "PASS" : "FAIL");
+    if (!r.repeat_detail.empty())
+      line += ": " + r.repeat_detail;
+    else
+      line += r.repeat_identical ? " (bit-identical)" : " (not bit-identical)";
     notes.push_back(line);
   }
   return notes;
