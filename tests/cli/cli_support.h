@@ -1,0 +1,42 @@
+#pragma once
+// Running the `greta` binary from tests and capturing what it says.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "../test_support.h"
+
+namespace greta::test {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Runs `greta ARGS` from the project root (so ../shared resolves) with stdin from /dev/null.
+inline CommandResult run_greta(const std::string& args, const std::string& tag = "cmd") {
+  const std::string dir = ::testing::TempDir();
+  const std::string out = dir + "/greta_" + tag + ".out", err = dir + "/greta_" + tag + ".err";
+  const std::string cmd = "cd '" + std::string(GRETA_SOURCE_DIR) + "' && '" + GRETA_BINARY + "' " + args + " </dev/null >'" + out +
+                          "' 2>'" + err + "'";
+  const int status = std::system(cmd.c_str());
+  CommandResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = read_file(out);
+  r.err = read_file(err);
+  return r;
+}
+
+}  // namespace greta::test
