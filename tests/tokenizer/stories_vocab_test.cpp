@@ -28,7 +28,9 @@ TEST(StoriesVocab, PromptTokensMatchLlamaCpp) {
     // Without the BOS the text comes back exactly; after a BOS llama.cpp's detokenizer
     // keeps the prefix space (the BOS takes the leading-space strip).
     EXPECT_EQ(tok.decode(tok.encode(prompt, false, false)), prompt);
-    if (!prompt.empty()) EXPECT_EQ(tok.decode(got), " " + prompt);
+    if (!prompt.empty()) {
+      EXPECT_EQ(tok.decode(got), " " + prompt);
+    }
     ++checked;
   }
   EXPECT_EQ(checked, 4);

@@ -14,7 +14,9 @@ std::string stream_all(const Tokenizer& tok, const std::vector<TokenId>& ids, De
   std::string text;
   for (TokenId id : ids) {
     const std::string chunk = stream.push(id);
-    if (valid_text) EXPECT_TRUE(is_valid_utf8(chunk)) << "chunk '" << chunk << "'";
+    if (valid_text) {
+      EXPECT_TRUE(is_valid_utf8(chunk)) << "chunk '" << chunk << "'";
+    }
     if (chunks) chunks->push_back(chunk);
     text += chunk;
   }

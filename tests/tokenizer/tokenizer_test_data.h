@@ -77,7 +77,10 @@ inline const Tokenizer& llama3_tiktoken() {
 
 inline std::string ids_to_string(const std::vector<TokenId>& ids) {
   std::string s;
-  for (TokenId id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
+  for (TokenId id : ids) {
+    if (!s.empty()) s += ' ';
+    s += std::to_string(id);
+  }
   return s;
 }
 
