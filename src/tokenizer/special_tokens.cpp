@@ -35,6 +35,7 @@ SpecialTokenSplitter::SpecialTokenSplitter(const TokenTable& table) : table_(&ta
       node = it->second;
     }
     if (terminal_[node] >= 0) continue;  // a duplicate text: the first in order wins
+    starts_token_[static_cast<uint8_t>(table.text(id)[0])] = true;
     const bool always = table.type(id) == TokenType::USER_DEFINED;
     any_always_ = any_always_ || always;
     terminal_[node] = static_cast<int32_t>(candidates_.size());
@@ -57,6 +58,7 @@ std::vector<Fragment> SpecialTokenSplitter::split(std::string_view text, bool pa
   };
   std::vector<Match> matches;
   for (size_t p = 0; p < text.size(); ++p) {
+    if (!starts_token_[static_cast<uint8_t>(text[p])]) continue;
     uint32_t node = 0;
     for (size_t q = p; q < text.size(); ++q) {
       auto it = edges_.find((uint64_t{node} << 8) | static_cast<uint8_t>(text[q]));

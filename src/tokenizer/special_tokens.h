@@ -2,6 +2,7 @@
 // Splits text into runs of plain text and special tokens written out in it, with
 // llama.cpp's precedence: longer token texts first, then left to right.
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -33,6 +34,7 @@ class SpecialTokenSplitter {
   std::unordered_map<uint64_t, uint32_t> edges_;
   std::vector<int32_t> terminal_;  // node -> index into candidates_, or -1
   std::vector<Candidate> candidates_;  // in llama.cpp's priority order
+  bool starts_token_[256] = {};          // bytes some token text begins with
   bool any_always_ = false;
 };
 
