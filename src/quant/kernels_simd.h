@@ -28,10 +28,10 @@ inline void for_chunks(Fn&& fn) {
   }(std::make_integer_sequence<int, N>{});
 }
 
-// ---- byte-level code assembly: 32 codes per 256-bit operation (both targets have them),
-// stored to a small buffer and widened to 16 lanes from memory. On AVX-512 cores every
-// vector uop competes for the same two ports, so doing the bit fiddling on 32 bytes at
-// once instead of on 16 dwords per vector is what pays.
+// ---- byte-level code assembly: codes are unpacked many bytes per operation into a
+// per-block buffer and widened to 16 lanes from memory. On AVX-512 cores every vector
+// uop competes for the same two ports, so bit fiddling on 32 or 64 bytes at once instead
+// of on 16 dwords per vector is what pays.
 
 inline __m256i bytes32(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 inline __m256i byte_mask(int m) { return _mm256_set1_epi8(static_cast<char>(m)); }
@@ -41,22 +41,6 @@ inline __m256i nibbles(__m256i v) {
   if constexpr (kHigh) v = _mm256_srli_epi16(v, 4);
   return _mm256_and_si256(v, byte_mask(0x0F));
 }
-// Each byte shifted left by S (S < 0: right by -S); bits that cross bytes must be masked
-// off by the caller.
-template <int S>
-inline __m256i shift_bytes(__m256i v) {
-  if constexpr (S > 0) return _mm256_slli_epi16(v, S);
-  else if constexpr (S < 0) return _mm256_srli_epi16(v, -S);
-  else return v;
-}
-// Stores 32 codes and returns the buffer, forcing the widening loads to read memory
-// (otherwise the compiler extracts halves from the register with a shuffle uop).
-inline const uint8_t* spill_codes(__m256i codes, uint8_t* buf) {
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(buf), codes);
-  asm("" : "+m"(*reinterpret_cast<uint8_t(*)[32]>(buf)));
-  return buf;
-}
-
 // ---- block formats: prepare() reads a block's scales once, chunk<C>() yields the
 // weights of elements [32C, 32C+32) of the block as two vectors, by the expressions of
 // quant_formats.h.
@@ -125,23 +109,32 @@ struct FmtQ4_K {
   static constexpr int kBlock = 256, kBytes = 144, kChunks = 8;
   struct Prep {
     float a[8], b[8];
+    alignas(32) uint8_t codes[256];  // 4-bit codes in element order (arithmetic path only)
   };
-  static void prepare(const uint8_t* b, Prep& p) { k_quant_prepare(b, p.a, p.b); }
+  static void prepare(const uint8_t* b, Prep& p) {
+    k_quant_prepare(b, p.a, p.b);
+    if constexpr (!kHasLut) {
+      for (int g = 0; g < 4; ++g) {
+        const __m256i v = bytes32(b + 16 + 32 * g);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.codes + 64 * g), nibbles<false>(v));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p.codes + 64 * g + 32), nibbles<true>(v));
+      }
+    }
+  }
   template <int C>
   static void chunk(const uint8_t* b, const Prep& p, F& w0, F& w1) {
-    const uint8_t* qs = b + 16 + 32 * (C / 2);
-    constexpr int kShift = (C % 2) * 4;
     const F a = bcast(p.a[C]), m = bcast(p.b[C]);
     if constexpr (kHasLut) {
-      // Bytes are zero-extended and the lookup reads only the low 4 bits of the index.
+      // Bytes are zero-extended and the lookup reads only the low 4 bits of the index,
+      // so the low nibbles need no mask and the high ones only a shift.
+      const uint8_t* qs = b + 16 + 32 * (C / 2);
+      constexpr int kShift = (C % 2) * 4;
       const F table = fmsub(a, iota_from(0), m);
       w0 = lut16(table, srl<kShift>(u8(qs)));
       w1 = lut16(table, srl<kShift>(u8(qs + 16)));
     } else {
-      alignas(32) uint8_t buf[32];
-      const uint8_t* q = spill_codes(nibbles<kShift != 0>(bytes32(qs)), buf);
-      w0 = fmsub(a, cvt(u8(q)), m);
-      w1 = fmsub(a, cvt(u8(q + 16)), m);
+      w0 = fmsub(a, cvt(u8(p.codes + 32 * C)), m);
+      w1 = fmsub(a, cvt(u8(p.codes + 32 * C + 16)), m);
     }
   }
 };
