@@ -87,7 +87,9 @@ int run(const AuditCommandOptions& o) {
                        std::to_string(m.model->config().n_ctx_train));
   std::vector<audit::TraceRow> rows;
   const auto report = audit::run_audit(*m.model, prompts, ao, o.out.empty() ? nullptr : &rows);
-  std::fputs(audit::summary_table(report).c_str(), stdout);
+  const std::string table = audit::summary_table(report);
+  std::fputs(table.c_str(), stdout);
+  if (!table.empty() && table.back() != '\n') std::fputc('\n', stdout);
   if (!o.out.empty()) {
     audit::write_reports(report, rows, o.out);
     std::fprintf(stderr, "reports: %s/{audit.md,audit.json,audit.html,trace.jsonl}\n", o.out.c_str());
