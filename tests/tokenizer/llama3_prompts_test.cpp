@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tokenizer_test_data.h"
 
@@ -82,6 +83,29 @@ TEST(Llama3Encode, LongRunsStayLinear) {
   EXPECT_EQ(tok.decode(tok.encode(letters, false, false)), letters);
   const std::string spaces(200000, ' ');
   EXPECT_EQ(tok.decode(tok.encode(spaces + "x", false, false)), spaces + "x");
+}
+
+}  // namespace
+}  // namespace greta::tokenizer::test
+
+namespace greta::tokenizer::test {
+namespace {
+
+TEST(Llama3Encode, ConcurrentEncodesAgree) {
+  // encode() is const and shares its word cache between threads.
+  const Tokenizer& tok = llama3_hf();
+  const std::string text = read_file(greta::test::shared_path("prompts/p6_long.txt"));
+  const std::vector<TokenId> expected = tok.encode(text, false, true);
+  std::vector<std::vector<TokenId>> results(4);
+  std::vector<std::thread> threads;
+  for (auto& r : results) {
+    threads.emplace_back([&tok, &text, &r] {
+      for (int i = 0; i < 20; ++i) r = tok.encode(text + std::to_string(i), false, true);
+      r = tok.encode(text, false, true);
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& r : results) EXPECT_EQ(r, expected);
 }
 
 }  // namespace
