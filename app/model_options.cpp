@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <thread>
 
-#include "backend/cpu/cpu_backend.h"
+#include "backend/backend_factory.h"
 #include "gguf/gguf_file.h"
 #include "synth/builtin_model.h"
 
@@ -14,16 +14,15 @@ void add_model_options(CLI::App& cmd, ModelOptions& o) {
   cmd.add_option("-m,--model", o.model_path, "GGUF model file (default: the built-in synthetic model)");
   cmd.add_option("-t,--threads", o.threads, "CPU threads (default: all)")->check(CLI::Range(1, 1024));
   cmd.add_option("-c,--ctx", o.ctx, "context size in tokens (default: the model's)")->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
-  cmd.add_option("--backend", o.backend, "compute backend")->check(CLI::IsMember({"cpu", "cuda"}));
+  o.backend = "auto";  // cuda when this build has it and a device is present, else cpu
+  cmd.add_option("--backend", o.backend, "compute backend: cpu, cuda, or auto (cuda when a device is present)")
+      ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
 }
 
 LoadedModel load_model(const ModelOptions& o) {
-  if (o.backend == "cuda")
-    throw InputError("this greta was built without the CUDA backend; use --backend cpu");
   const auto t0 = std::chrono::steady_clock::now();
   LoadedModel m;
-  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  m.backend = std::make_unique<cpu::CpuBackend>(threads);
+  m.backend = make_backend(o.backend, o.threads);
   gguf::GgufFile file = [&] {
     if (!o.model_path.empty()) return gguf::GgufFile::open(o.model_path);
     m.builtin = true;

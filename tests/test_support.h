@@ -1,10 +1,15 @@
 #pragma once
-// Paths for tests: the project root and the read-only ../shared data beside it.
+// Paths for tests: the project root and the read-only ../shared data beside it
+// (GRETA_SHARED_DIR, when set, names another copy of that data).
+#include <cstdlib>
 #include <string>
 
 namespace greta::test {
 
 inline std::string source_path(const std::string& rel) { return std::string(GRETA_SOURCE_DIR) + "/" + rel; }
-inline std::string shared_path(const std::string& rel) { return std::string(GRETA_SOURCE_DIR) + "/../shared/" + rel; }
+inline std::string shared_path(const std::string& rel) {
+  if (const char* dir = std::getenv("GRETA_SHARED_DIR"); dir && *dir) return std::string(dir) + "/" + rel;
+  return std::string(GRETA_SOURCE_DIR) + "/../shared/" + rel;
+}
 
 }  // namespace greta::test

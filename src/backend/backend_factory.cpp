@@ -1,0 +1,45 @@
+#include "backend/backend_factory.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "backend/cpu/cpu_backend.h"
+#include "greta/error.h"
+#ifdef GRETA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
+
+namespace greta {
+
+bool cuda_backend_built() {
+#ifdef GRETA_HAVE_CUDA
+  return true;
+#else
+  return false;
+#endif
+}
+
+bool cuda_device_available() {
+#ifdef GRETA_HAVE_CUDA
+  return cuda::device_count() > 0;
+#else
+  return false;
+#endif
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {
+  const bool want_cuda = name == "cuda" || (name == "auto" && cuda_device_available());
+  if (want_cuda) {
+#ifdef GRETA_HAVE_CUDA
+    if (!cuda_device_available()) throw InputError("no CUDA device found: use --backend cpu");
+    return std::make_unique<cuda::CudaBackend>(0);
+#else
+    throw InputError("this greta was built without the CUDA backend: use --backend cpu");
+#endif
+  }
+  if (name != "cpu" && name != "auto") throw InputError("unknown backend '" + name + "' (expected cpu, cuda or auto)");
+  const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::make_unique<cpu::CpuBackend>(n);
+}
+
+}  // namespace greta

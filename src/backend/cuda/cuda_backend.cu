@@ -1,0 +1,239 @@
+#include "backend/cuda/cuda_backend.h"
+
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+
+#include "backend/cuda/cuda_ops.h"
+#include "greta/error.h"
+
+namespace greta::cuda {
+
+void check(int code, const char* what) {
+  if (code != cudaSuccess)
+    throw std::runtime_error(std::string("CUDA error in ") + what + ": " +
+                             cudaGetErrorString(static_cast<cudaError_t>(code)));
+}
+
+void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
+
+int64_t vector_width(TensorType type, const void* w, int64_t row_bytes, int64_t k, const float* x, int64_t ldx) {
+  const bool x_aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && ldx % 4 == 0;
+  const bool plain = type == TensorType::F32 || type == TensorType::F16 || type == TensorType::BF16;
+  if (!plain) return k;
+  const bool w_aligned = reinterpret_cast<uintptr_t>(w) % 16 == 0 && row_bytes % 16 == 0;
+  return x_aligned && w_aligned ? k / 8 * 8 : 0;
+}
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver / no device" error
+    return 0;
+  }
+  return n;
+}
+
+namespace {
+
+size_t act_bytes(int64_t rows, int64_t cols) { return static_cast<size_t>(rows * cols) * sizeof(float); }
+
+void require(bool ok, const std::string& what) {
+  if (!ok) throw std::invalid_argument("cuda backend: " + what);
+}
+
+}  // namespace
+
+CudaBackend::CudaBackend(int device) : device_(device) {
+  const int n = device_count();
+  if (n == 0) throw InputError("no CUDA device found: use --backend cpu");
+  if (device < 0 || device >= n)
+    throw InputError("CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(n) + " found)");
+  check(cudaSetDevice(device), "cudaSetDevice");
+  cudaDeviceProp prop{};
+  check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+  device_name_ = prop.name;
+  sm_major_ = prop.major;
+  sm_minor_ = prop.minor;
+}
+
+CudaBackend::~CudaBackend() {
+  cudaDeviceSynchronize();
+  for (void* p : weights_) cudaFree(p);
+  for (Scratch* s : {&tokens_, &positions_, &cos_sin_, &partial_})
+    if (s->ptr) cudaFree(s->ptr);
+  for (Stage& st : stages_) {
+    if (st.host) cudaFreeHost(st.host);
+    if (st.done) cudaEventDestroy(static_cast<cudaEvent_t>(st.done));
+  }
+}
+
+std::string CudaBackend::name() const {
+  return "cuda (" + device_name_ + ", sm_" + std::to_string(sm_major_) + std::to_string(sm_minor_) + ")";
+}
+
+std::string CudaBackend::numeric_contract() const {
+  return "activations and KV cache f32; weights dequantized exactly to f32 inside the kernels with the CPU's "
+         "per-format expressions (same bits); every matrix product is an f32 fused-multiply-add accumulation "
+         "of products of exact weights and f32 activations, in a route-specific order (GEMV: per-lane strided "
+         "chains, two per lane, then a warp butterfly; GEMM: one sequential chain over k per output), so the "
+         "two routes agree within gamma_K sum|w x| but not bit for bit, and neither matches the CPU's canonical "
+         "16-lane order; rmsnorm sum of squares in f64, then (x*s)*g in f32; rope, swiglu, add, scale as on "
+         "the CPU (expf to within 2 ulp, correctly rounded division and sqrt, no fast-math); attention scores "
+         "are f32 dots, softmax is online over chunks of 32 keys per warp (expf rescaling when the maximum "
+         "grows, four warps merged at the end; decode splits caches longer than 256 keys into segments merged "
+         "in a second pass), which adds a few roundings per probability beyond a two-pass softmax";
+}
+
+void* CudaBackend::scratch(Scratch& s, size_t bytes) {
+  if (bytes > s.bytes) {
+    if (s.ptr) check(cudaFree(s.ptr), "cudaFree");  // synchronizes: no kernel still reads it
+    s.ptr = nullptr;
+    s.last.clear();
+    const size_t grown = std::max(bytes, 2 * s.bytes);
+    check(cudaMalloc(&s.ptr, grown), "cudaMalloc (scratch)");
+    s.bytes = grown;
+  }
+  return s.ptr;
+}
+
+const void* CudaBackend::upload_small(Scratch& s, const void* host, size_t bytes) {
+  void* d = scratch(s, std::max<size_t>(bytes, 16));
+  if (s.last.size() == bytes && std::memcmp(s.last.data(), host, bytes) == 0) return d;
+  s.last.assign(static_cast<const uint8_t*>(host), static_cast<const uint8_t*>(host) + bytes);
+  if (bytes == 0) return d;
+  Stage& st = stages_[next_stage_];
+  next_stage_ = (next_stage_ + 1) % stages_.size();
+  if (st.done) check(cudaEventSynchronize(static_cast<cudaEvent_t>(st.done)), "staging wait");
+  if (bytes > st.bytes) {
+    if (st.host) check(cudaFreeHost(st.host), "cudaFreeHost");
+    st.host = nullptr;
+    const size_t grown = std::max<size_t>(bytes, 4096);
+    check(cudaHostAlloc(&st.host, grown, cudaHostAllocDefault), "cudaHostAlloc (staging)");
+    st.bytes = grown;
+  }
+  if (!st.done) {
+    cudaEvent_t e;
+    check(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate");
+    st.done = e;
+  }
+  std::memcpy(st.host, host, bytes);
+  // Stream order puts this copy after every kernel queued before it, so the kernels that
+  // read the previous contents of `d` have finished when it lands.
+  check(cudaMemcpyAsync(d, st.host, bytes, cudaMemcpyHostToDevice), "upload");
+  check(cudaEventRecord(static_cast<cudaEvent_t>(st.done)), "cudaEventRecord");
+  return d;
+}
+
+Weight CudaBackend::upload(TensorType type, const void* host, int64_t rows, int64_t cols) {
+  const size_t bytes = static_cast<size_t>(rows) * static_cast<size_t>(greta::row_bytes(type, cols));
+  void* d = nullptr;
+  check(cudaMalloc(&d, std::max<size_t>(bytes, 1)), "cudaMalloc (weights)");
+  weights_.push_back(d);
+  check(cudaMemcpy(d, host, bytes, cudaMemcpyHostToDevice), "upload weights");
+  return Weight{type, d, host, rows, cols};
+}
+
+Act CudaBackend::alloc(int64_t rows, int64_t cols) {
+  void* d = nullptr;
+  const size_t bytes = std::max<size_t>(act_bytes(rows, cols), 16);
+  check(cudaMalloc(&d, bytes), "cudaMalloc (activations)");
+  check(cudaMemset(d, 0, bytes), "cudaMemset");
+  return Act{static_cast<float*>(d), rows, cols};
+}
+
+void CudaBackend::release(Act a) {
+  if (a.data) check(cudaFree(a.data), "cudaFree");
+}
+
+void CudaBackend::to_host(Act src, int64_t first_row, int64_t n_rows, float* dst) {
+  check(cudaMemcpy(dst, src.row(first_row), act_bytes(n_rows, src.cols), cudaMemcpyDeviceToHost), "to_host");
+}
+
+void CudaBackend::from_host(const float* src, Act dst, int64_t first_row, int64_t n_rows) {
+  check(cudaMemcpy(dst.row(first_row), src, act_bytes(n_rows, dst.cols), cudaMemcpyHostToDevice), "from_host");
+}
+
+void CudaBackend::embed(const Weight& table, const int32_t* tokens, int64_t n, Act out) {
+  require(table.cols % 8 == 0 && out.cols == table.cols, "embed needs a table width that is a multiple of 8");
+  const auto* d_tokens = static_cast<const int32_t*>(upload_small(tokens_, tokens, static_cast<size_t>(n) * sizeof(int32_t)));
+  launch_embed(table.type, table.data, table.row_bytes(), table.cols, d_tokens, n, out.data);
+}
+
+void CudaBackend::rmsnorm(Act x, const Weight& w, float eps, Act out) {
+  require(w.type == TensorType::F32 && w.rows * w.cols == x.cols, "rmsnorm needs an f32 weight of the row width");
+  launch_rmsnorm(x.data, static_cast<const float*>(w.data), eps, x.rows, x.cols, out.data);
+}
+
+void CudaBackend::matmul(const Weight& w, Act x, Act out, Route route) {
+  const bool plain = w.type == TensorType::F32 || w.type == TensorType::F16 || w.type == TensorType::BF16;
+  require(x.cols >= w.cols && out.cols >= w.rows, "matmul shapes do not fit");
+  require(plain || (reinterpret_cast<uintptr_t>(x.data) % 16 == 0 && x.cols % 4 == 0),
+          "a quantized matmul needs 16-byte aligned activation rows");
+  if (route == Route::Gemv)
+    launch_gemv(w.type, w.data, w.row_bytes(), w.rows, w.cols, x.data, x.cols, x.rows, out.data, out.cols);
+  else
+    launch_gemm(w.type, w.data, w.row_bytes(), w.rows, w.cols, x.data, x.cols, x.rows, out.data, out.cols);
+}
+
+void CudaBackend::rope(Act x, int head_dim, int rope_dim, const float* cos_sin) {
+  const size_t n = static_cast<size_t>(x.rows) * static_cast<size_t>(rope_dim / 2) * 2;
+  const void* d = upload_small(cos_sin_, cos_sin, n * sizeof(float));
+  launch_rope(x.data, x.rows, x.cols, head_dim, rope_dim, static_cast<const float*>(d));
+}
+
+void CudaBackend::kv_store(KvCache& cache, int layer, Act k, Act v, const int32_t* pos) {
+  const auto* d_pos = static_cast<const int32_t*>(upload_small(positions_, pos, static_cast<size_t>(k.rows) * sizeof(int32_t)));
+  launch_kv_store(k.data, v.data, k.rows, cache.kv_dim, d_pos, cache.k[layer].data, cache.v[layer].data);
+}
+
+void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer, const int32_t* pos,
+                            const AttentionShape& s, Act out, int kv_shift) {
+  require(s.head_dim <= 256 && s.n_kv_heads > 0 && s.n_heads % s.n_kv_heads == 0, "attention needs head_dim <= 256");
+  int64_t max_keys = 0;
+  for (int64_t i = 0; i < q.rows; ++i) max_keys = std::max<int64_t>(max_keys, int64_t{pos[i]} + 1);
+  // Decode: one query row per head leaves most of the GPU idle on a long cache, so the
+  // keys are cut into segments of at least 256 (at most 64 segments) merged afterwards.
+  int n_splits = 1;
+  int64_t split_len = max_keys;
+  if (route == Route::Gemv && max_keys > 256) {
+    n_splits = static_cast<int>(std::min<int64_t>(64, (max_keys + 255) / 256));
+    split_len = ((max_keys + n_splits - 1) / n_splits + 127) / 128 * 128;
+    n_splits = static_cast<int>((max_keys + split_len - 1) / split_len);
+  }
+  float* partial = nullptr;
+  if (n_splits > 1)
+    partial = static_cast<float*>(scratch(
+        partial_, static_cast<size_t>(q.rows) * s.n_heads * n_splits * (s.head_dim + 2) * sizeof(float)));
+  AttentionArgs a;
+  a.q = q.data;
+  a.k_cache = cache.k[layer].data;
+  a.v_cache = cache.v[layer].data;
+  a.kv_dim = cache.kv_dim;
+  a.pos = static_cast<const int32_t*>(upload_small(positions_, pos, static_cast<size_t>(q.rows) * sizeof(int32_t)));
+  a.rows = q.rows;
+  a.n_heads = s.n_heads;
+  a.n_kv_heads = s.n_kv_heads;
+  a.head_dim = s.head_dim;
+  a.kv_shift = kv_shift;
+  a.out = out.data;
+  launch_attention(a, n_splits, split_len, partial);
+}
+
+void CudaBackend::swiglu(Act gate, Act up, Act out) { launch_swiglu(gate.data, up.data, gate.rows * gate.cols, out.data); }
+
+void CudaBackend::add(Act a, Act b, Act out) { launch_add(a.data, b.data, a.rows * a.cols, out.data); }
+
+void CudaBackend::scale(Act x, float s) { launch_scale(x.data, x.rows * x.cols, s); }
+
+void CudaBackend::copy(Act src, Act dst) {
+  if (src.data != dst.data)
+    check(cudaMemcpyAsync(dst.data, src.data, act_bytes(src.rows, src.cols), cudaMemcpyDeviceToDevice), "copy");
+}
+
+void CudaBackend::synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+
+}  // namespace greta::cuda

@@ -1,0 +1,82 @@
+#pragma once
+// The CUDA backend: weights uploaded once in their GGUF block formats and dequantized
+// inside the kernels, f32 activations and KV cache in device memory, every op a kernel on
+// the default stream. This header is plain C++ so that code outside src/backend/cuda/
+// can create the backend without CUDA headers.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/backend.h"
+
+namespace greta::cuda {
+
+// Number of CUDA devices the runtime sees (0 when there is no driver or no device).
+int device_count();
+
+class CudaBackend final : public Backend {
+ public:
+  // Uses device `device`; InputError if there is no CUDA device.
+  explicit CudaBackend(int device = 0);
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+
+  std::string name() const override;
+  std::string numeric_contract() const override;
+
+  Weight upload(TensorType type, const void* host, int64_t rows, int64_t cols) override;
+  Act alloc(int64_t rows, int64_t cols) override;
+  void release(Act a) override;
+  void to_host(Act src, int64_t first_row, int64_t n_rows, float* dst) override;
+  void from_host(const float* src, Act dst, int64_t first_row, int64_t n_rows) override;
+
+  void embed(const Weight& table, const int32_t* tokens, int64_t n, Act out) override;
+  void rmsnorm(Act x, const Weight& w, float eps, Act out) override;
+  void matmul(const Weight& w, Act x, Act out, Route route) override;
+  void rope(Act x, int head_dim, int rope_dim, const float* cos_sin) override;
+  void kv_store(KvCache& cache, int layer, Act k, Act v, const int32_t* pos) override;
+  void attention(Route route, Act q, const KvCache& cache, int layer, const int32_t* pos,
+                 const AttentionShape& shape, Act out, int kv_shift) override;
+  void swiglu(Act gate, Act up, Act out) override;
+  void add(Act a, Act b, Act out) override;
+  void scale(Act x, float s) override;
+  void copy(Act src, Act dst) override;
+  void synchronize() override;
+
+ private:
+  // A device buffer reused across calls, grown on demand (small per-call inputs: token
+  // ids, positions, the RoPE table, attention partials), with the bytes last uploaded
+  // into it so that an identical upload (the same positions for kv_store and attention,
+  // the same RoPE table for q and k of every layer) is skipped.
+  struct Scratch {
+    void* ptr = nullptr;
+    size_t bytes = 0;
+    std::vector<uint8_t> last;
+  };
+  void* scratch(Scratch& s, size_t bytes);
+  // Copies `bytes` of host memory into a scratch buffer (unless it already holds them)
+  // and returns its device address. The copy goes through pinned staging memory, so it is
+  // truly asynchronous: a copy from pageable memory would wait for the GPU to drain.
+  const void* upload_small(Scratch& s, const void* host, size_t bytes);
+
+  // Pinned host staging buffers, used round-robin; each slot's event marks when the GPU
+  // has read it, so the slot is refilled only after that.
+  struct Stage {
+    void* host = nullptr;
+    size_t bytes = 0;
+    void* done = nullptr;  // cudaEvent_t
+  };
+  std::array<Stage, 8> stages_;
+  size_t next_stage_ = 0;
+
+  int device_ = 0;
+  std::string device_name_;
+  int sm_major_ = 0, sm_minor_ = 0;
+  std::vector<void*> weights_;  // freed with the backend
+  Scratch tokens_, positions_, cos_sin_, partial_;
+};
+
+}  // namespace greta::cuda

@@ -1,0 +1,153 @@
+// Row-wise and element-wise ops: embedding lookup, rmsnorm, RoPE, KV store, SwiGLU, add,
+// scale. Each follows the CPU backend's expression literally (cpu_backend.cpp), with the
+// products spelled __fmul_rn where the compiler could otherwise fuse them.
+#include <cuda_runtime.h>
+
+#include <cmath>
+
+#include "backend/cuda/cuda_dequant.cuh"
+#include "backend/cuda/cuda_ops.h"
+
+namespace greta::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
+
+// One thread per 8 elements of an output row.
+template <TensorType T>
+__global__ void embed_kernel(const uint8_t* __restrict__ table, int64_t row_bytes, int64_t cols,
+                             const int32_t* __restrict__ tokens, int64_t n, float* __restrict__ out) {
+  const int64_t groups = cols / 8;
+  const int64_t g = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (g >= n * groups) return;
+  const int64_t i = g / groups, e0 = (g % groups) * 8;
+  float w[8];
+  dequant8<T>(table + static_cast<int64_t>(tokens[i]) * row_bytes, e0, w);
+  float* o = out + i * cols + e0;
+#pragma unroll
+  for (int j = 0; j < 8; ++j) o[j] = w[j];
+}
+
+// One block per row. The sum of squares is kept in double, as on the CPU, so the scale
+// is the same f32 value; then (x*s)*g.
+__global__ void __launch_bounds__(kThreads) rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ g,
+                                                           float eps, int64_t cols, float* __restrict__ out) {
+  __shared__ double partial[kThreads / 32];
+  __shared__ float scale;
+  const float* xr = x + static_cast<int64_t>(blockIdx.x) * cols;
+  float* o = out + static_cast<int64_t>(blockIdx.x) * cols;
+  double ss = 0.0;
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) ss += static_cast<double>(xr[i]) * xr[i];
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) ss += __shfl_xor_sync(0xFFFFFFFFu, ss, off);
+  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = ss;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    double total = 0.0;
+    for (int w = 0; w < kThreads / 32; ++w) total += partial[w];
+    const float mean = static_cast<float>(total / static_cast<double>(cols));
+    scale = 1.0f / sqrtf(mean + eps);
+  }
+  __syncthreads();
+  const float s = scale;
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) o[i] = __fmul_rn(__fmul_rn(xr[i], s), g[i]);
+}
+
+// One thread per rotated pair.
+__global__ void rope_kernel(float* __restrict__ x, int64_t rows, int64_t cols, int head_dim, int pairs,
+                            const float* __restrict__ cos_sin) {
+  const int64_t heads = cols / head_dim;
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= rows * heads * pairs) return;
+  const int i = static_cast<int>(idx % pairs);
+  const int64_t h = (idx / pairs) % heads, r = idx / (pairs * heads);
+  const float c = cos_sin[(r * pairs + i) * 2], s = cos_sin[(r * pairs + i) * 2 + 1];
+  float* v = x + r * cols + h * head_dim + 2 * i;
+  const float a = v[0], b = v[1];
+  v[0] = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
+  v[1] = __fadd_rn(__fmul_rn(a, s), __fmul_rn(b, c));
+}
+
+__global__ void kv_store_kernel(const float* __restrict__ k, const float* __restrict__ v, int64_t rows, int64_t kv_dim,
+                                const int32_t* __restrict__ pos, float* __restrict__ kc, float* __restrict__ vc) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= rows * kv_dim) return;
+  const int64_t r = idx / kv_dim, c = idx % kv_dim;
+  const int64_t dst = static_cast<int64_t>(pos[r]) * kv_dim + c;
+  kc[dst] = k[idx];
+  vc[dst] = v[idx];
+}
+
+__global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up, int64_t n,
+                              float* __restrict__ out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= n) return;
+  const float g = gate[i];
+  out[i] = __fmul_rn(g / (1.0f + expf(-g)), up[i]);
+}
+
+__global__ void add_kernel(const float* a, const float* b, int64_t n, float* out) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = a[i] + b[i];
+}
+
+__global__ void scale_kernel(float* x, int64_t n, float s) {
+  const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) x[i] *= s;
+}
+
+}  // namespace
+
+void launch_embed(TensorType type, const void* table, int64_t row_bytes, int64_t cols, const int32_t* tokens, int64_t n,
+                  float* out) {
+  if (n == 0) return;
+  dispatch_type(type, [&](auto tag) {
+    constexpr TensorType T = decltype(tag)::value;
+    embed_kernel<T><<<blocks_for(n * (cols / 8)), kThreads>>>(static_cast<const uint8_t*>(table), row_bytes, cols, tokens,
+                                                               n, out);
+  });
+  check_launch("embed");
+}
+
+void launch_rmsnorm(const float* x, const float* g, float eps, int64_t rows, int64_t cols, float* out) {
+  if (rows == 0) return;
+  rmsnorm_kernel<<<static_cast<unsigned>(rows), kThreads>>>(x, g, eps, cols, out);
+  check_launch("rmsnorm");
+}
+
+void launch_rope(float* x, int64_t rows, int64_t cols, int head_dim, int rope_dim, const float* cos_sin) {
+  const int pairs = rope_dim / 2;
+  const int64_t n = rows * (cols / head_dim) * pairs;
+  if (n == 0) return;
+  rope_kernel<<<blocks_for(n), kThreads>>>(x, rows, cols, head_dim, pairs, cos_sin);
+  check_launch("rope");
+}
+
+void launch_kv_store(const float* k, const float* v, int64_t rows, int64_t kv_dim, const int32_t* pos, float* k_cache,
+                     float* v_cache) {
+  if (rows == 0) return;
+  kv_store_kernel<<<blocks_for(rows * kv_dim), kThreads>>>(k, v, rows, kv_dim, pos, k_cache, v_cache);
+  check_launch("kv_store");
+}
+
+void launch_swiglu(const float* gate, const float* up, int64_t n, float* out) {
+  if (n == 0) return;
+  swiglu_kernel<<<blocks_for(n), kThreads>>>(gate, up, n, out);
+  check_launch("swiglu");
+}
+
+void launch_add(const float* a, const float* b, int64_t n, float* out) {
+  if (n == 0) return;
+  add_kernel<<<blocks_for(n), kThreads>>>(a, b, n, out);
+  check_launch("add");
+}
+
+void launch_scale(float* x, int64_t n, float s) {
+  if (n == 0) return;
+  scale_kernel<<<blocks_for(n), kThreads>>>(x, n, s);
+  check_launch("scale");
+}
+
+}  // namespace greta::cuda

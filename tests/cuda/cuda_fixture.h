@@ -1,0 +1,63 @@
+#pragma once
+// Shared set-up for the CUDA backend tests. Every test starts with GRETA_REQUIRE_CUDA():
+// without a CUDA build or without a device (CI) it skips with the reason printed.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../test_support.h"
+#include "audit/reference.h"
+#include "backend/backend_factory.h"
+#include "backend/cpu/cpu_backend.h"
+#include "gguf/gguf_file.h"
+#include "model/llama_model.h"
+#include "model/session.h"
+
+#define GRETA_REQUIRE_CUDA()                                                                      \
+  do {                                                                                            \
+    if (!::greta::cuda_device_available()) {                                                      \
+      const char* why = ::greta::cuda_backend_built() ? "no CUDA device: skipped"                 \
+                                                      : "built without CUDA (no CUDA device): skipped"; \
+      std::printf("%s\n", why);                                                                   \
+      GTEST_SKIP() << why;                                                                        \
+    }                                                                                             \
+  } while (0)
+
+namespace greta::test {
+
+// A model on a backend ("cuda" or "cpu").
+struct BackendModel {
+  std::unique_ptr<Backend> backend;
+  std::unique_ptr<LlamaModel> model;
+  BackendModel(const std::string& backend_name, const std::string& model_file)
+      : backend(make_backend(backend_name, 2)),
+        model(std::make_unique<LlamaModel>(gguf::GgufFile::open(shared_path("models/" + model_file)), *backend)) {}
+};
+
+inline std::vector<int32_t> greedy_continuation(LlamaModel& model, const std::vector<int32_t>& prompt, int n) {
+  Session s(model, static_cast<int64_t>(prompt.size()) + n + 1);
+  auto logits = s.prefill(prompt);
+  std::vector<int32_t> out;
+  for (int i = 0; i < n; ++i) {
+    const auto t = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    out.push_back(t);
+    logits = s.decode(t);
+  }
+  return out;
+}
+
+inline double relative_l2(const std::vector<float>& a, const std::vector<float>& b) {
+  double d = 0, n = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    d += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    n += double(a[i]) * a[i];
+  }
+  return std::sqrt(d / n);
+}
+
+}  // namespace greta::test
