@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "audit_fixture.h"
@@ -26,7 +28,7 @@ TEST(SeedExperiment, Llama3PromptsAuditCleanOnASyntheticModelWithTheRealVocabula
   o.shape = synth::preset("tiny");
   o.type = synth::WeightType::parse("q4_k_m");
   o.vocab_path = shared_path("tokenizers/llama3/tokenizer.json");
-  const std::string path = ::testing::TempDir() + "/seed-tiny-llama3.gguf";
+  const std::string path = ::testing::TempDir() + "/seed-tiny-llama3-" + std::to_string(::getpid()) + ".gguf";
   synth::write_synth_model(o, path);
 
   auto backend = std::make_unique<cpu::CpuBackend>(2);

@@ -10,7 +10,7 @@ namespace {
 class Chat : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    model_ = ::testing::TempDir() + "/chat-tiny-llama3.gguf";
+    model_ = unique_temp("chat-tiny-llama3.gguf");
     const auto r = run_greta("synth --preset tiny --type q8_0 --vocab ../shared/tokenizers/llama3/tokenizer.json -o " + model_, "synth");
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }
@@ -20,7 +20,7 @@ class Chat : public ::testing::Test {
 std::string Chat::model_;
 
 TEST_F(Chat, TwoTurnsThenEndOfInput) {
-  const std::string input = ::testing::TempDir() + "/chat_input.txt";
+  const std::string input = unique_temp("chat_input.txt");
   {
     std::FILE* f = std::fopen(input.c_str(), "w");
     std::fputs("Hello there\nWhat is your name?\n", f);

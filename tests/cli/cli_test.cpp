@@ -57,7 +57,7 @@ TEST(Cli, CompareFailsWithExitOneWhenOverThreshold) {
 }
 
 TEST(Cli, LogitsFileMatchesReference) {
-  const std::string out = ::testing::TempDir() + "/logits.f32";
+  const std::string out = unique_temp("logits.f32");
   const auto r = run_greta("logits " + kStories + " --ids 1,403,407,261,378 --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto ours = read_file(out), ref = read_file(shared_path("reference/stories260K/s1_short.logits.f32"));
@@ -92,7 +92,7 @@ TEST(Cli, TokenizePrintsIds) {
 }
 
 TEST(Cli, AuditCleanExitsZeroAndWritesReports) {
-  const std::string dir = ::testing::TempDir() + "/audit_clean";
+  const std::string dir = unique_temp("audit_clean");
   const auto r = run_greta("audit " + kStories + " --ref ../shared/reference/stories260K/s2_story.json --span 4 --repeat 2 --out " + dir);
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   EXPECT_NE(r.out.find("EXACT"), std::string::npos);
@@ -102,7 +102,7 @@ TEST(Cli, AuditCleanExitsZeroAndWritesReports) {
 }
 
 TEST(Cli, AuditNamesAnInjectedFaultAndExitsOne) {
-  const std::string dir = ::testing::TempDir() + "/audit_fault";
+  const std::string dir = unique_temp("audit_fault");
   const auto r = run_greta("audit " + kStories + " --ref ../shared/reference/stories260K/s2_story.json --inject decode:wo_out@2:transpose --out " + dir);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   const auto j = nlohmann::json::parse(read_file(dir + "/audit.json"));
@@ -113,7 +113,7 @@ TEST(Cli, AuditNamesAnInjectedFaultAndExitsOne) {
 }
 
 TEST(Cli, RunWritesAStageTrace) {
-  const std::string trace = ::testing::TempDir() + "/trace.jsonl";
+  const std::string trace = unique_temp("trace.jsonl");
   const auto r = run_greta("run " + kStories + " -p \"Once\" -n 3 --temp 0 --trace-stage --trace-out " + trace +
                            " --trace-points x_in,wo_out,logits --trace-layers 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -131,7 +131,7 @@ TEST(Cli, RunWritesAStageTrace) {
 }
 
 TEST(Cli, TraceEnvironmentVariablesAreHonoured) {
-  const std::string trace = ::testing::TempDir() + "/trace_env.jsonl";
+  const std::string trace = unique_temp("trace_env.jsonl");
   const auto r = run_greta("run " + kStories + " -p \"Once\" -n 2 --temp 0", "env_off");
   ASSERT_EQ(r.exit_code, 0);
   const std::string env = "GRETA_TRACE_STAGE=1 GRETA_TRACE_STAGE_OUT=" + trace + " GRETA_TRACE_STAGE_POINTS=logits GRETA_TRACE_PROMPT_ID=p9 ";
@@ -175,7 +175,8 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"audit " + kStories + " --ids 1,2,3 --points nope", "unknown stage point"},
                       BadInput{"audit " + kStories + " --ids 1,2,3 --route prefill=fast", "--route"},
                       BadInput{"run " + kStories + " --trace-points nope", "unknown stage point"},
-                      BadInput{"compare " + kStories + " --ref ../shared/reference/synth/synth-tiny-mix.ids48.json", "n_vocab"}));
+                      BadInput{"compare " + kStories + " --ref ../shared/reference/synth/synth-tiny-mix.ids48.json", "n_vocab"}),
+    [](const auto& info) { return "case" + std::to_string(info.index); });
 
 }  // namespace
 }  // namespace greta::test
