@@ -45,10 +45,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "greta: error: %s\n", e.what());
     const CLI::App* where = &app;
     for (const CLI::App* sub : app.get_subcommands()) where = sub;
-    std::fprintf(stderr, "usage: see 'greta %s--help'\n", where == &app ? "" : (where->get_name() + " ").c_str());
+    std::fprintf(stderr, "%s\ngreta: error: %s\n", where->help().c_str(), e.what());
     return 2;
   }
   try {
