@@ -70,5 +70,41 @@ TEST(DISABLED_KernelBench, MatmulRoutes) {
     }
 }
 
+
+// The small per-layer ops of one decode step at the 8B shape (dim 4096, 32 heads of 128,
+// 8 KV heads, ffn 14336): time per op with launches queued back to back.
+TEST(DISABLED_KernelBench, DecodeStepSmallOps) {
+  GRETA_REQUIRE_CUDA();
+  auto b = make_backend("cuda", 0);
+  const int64_t dim = 4096, ffn = 14336, kv_dim = 1024, n_ctx = 2048;
+  Act x = b->alloc(1, dim), y = b->alloc(1, dim), g = b->alloc(1, ffn), u = b->alloc(1, ffn), a = b->alloc(1, ffn);
+  Act k = b->alloc(1, kv_dim), v = b->alloc(1, kv_dim), q = b->alloc(1, dim), att = b->alloc(1, dim);
+  std::vector<float> ones(ffn, 0.5f);
+  const Weight norm = b->upload(TensorType::F32, ones.data(), 1, dim);
+  KvCache cache;
+  cache.n_ctx = n_ctx;
+  cache.kv_dim = kv_dim;
+  cache.k = {b->alloc(n_ctx, kv_dim)};
+  cache.v = {b->alloc(n_ctx, kv_dim)};
+  std::vector<float> cs(64 * 2, 0.5f);
+  auto report = [&](const char* what, double s) { std::printf("%-28s %7.2f us\n", what, s * 1e6); };
+  report("rmsnorm 1x4096", median_seconds(*b, 10, 100, [&] { b->rmsnorm(x, norm, 1e-5f, y); }));
+  report("rope 1x4096 (hd 128)", median_seconds(*b, 10, 100, [&] { b->rope(q, 128, 128, cs.data()); }));
+  for (int32_t pos : {127, 1023, 2047}) {
+    b->kv_store(cache, 0, k, v, &pos);
+    const std::string name = "attention decode pos " + std::to_string(pos);
+    report(name.c_str(), median_seconds(*b, 10, 100, [&] {
+             b->attention(Route::Gemv, q, cache, 0, &pos, AttentionShape{32, 8, 128}, att, 0);
+           }));
+  }
+  int32_t pos = 5;
+  report("kv_store 1x1024", median_seconds(*b, 10, 100, [&] { b->kv_store(cache, 0, k, v, &pos); }));
+  report("swiglu 1x14336", median_seconds(*b, 10, 100, [&] { b->swiglu(g, u, a); }));
+  report("add 1x4096", median_seconds(*b, 10, 100, [&] { b->add(x, y, x); }));
+  std::vector<float> host(dim);
+  report("to_host 1x4096", median_seconds(*b, 10, 100, [&] { b->to_host(x, 0, 1, host.data()); }));
+  for (Act* p : {&x, &y, &g, &u, &a, &k, &v, &q, &att, &cache.k[0], &cache.v[0]}) b->release(*p);
+}
+
 }  // namespace
 }  // namespace greta::test

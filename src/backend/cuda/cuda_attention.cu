@@ -67,7 +67,10 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
     if (j < end) {
       const float* kp = k_base + max(j - a.kv_shift, int64_t{0}) * a.kv_dim;
       float dot = 0.0f;
+      // Unrolled so that several of the row's loads are in flight: each lane reads its own
+      // key row, and a loop that waits for one load at a time is bound by memory latency.
       if ((hd & 3) == 0) {
+#pragma unroll 8
         for (int d = 0; d < hd; d += 4) {
           const float4 kv = *reinterpret_cast<const float4*>(kp + d);
           dot = fmaf(qs[d], kv.x, dot);
@@ -87,6 +90,7 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
 #pragma unroll
     for (int i = 0; i < kMaxLaneDims; ++i) acc[i] *= corr;
     const int n_valid = static_cast<int>(min(int64_t{32}, end - base));
+#pragma unroll 8
     for (int jj = 0; jj < n_valid; ++jj) {
       const float pj = __shfl_sync(0xFFFFFFFFu, p, jj);
       const float* vp = v_base + max(base + jj - a.kv_shift, int64_t{0}) * a.kv_dim;

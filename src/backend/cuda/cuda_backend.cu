@@ -78,8 +78,9 @@ std::string CudaBackend::name() const {
 std::string CudaBackend::numeric_contract() const {
   return "activations and KV cache f32; weights dequantized exactly to f32 inside the kernels with the CPU's "
          "per-format expressions (same bits); every matrix product is an f32 fused-multiply-add accumulation "
-         "of products of exact weights and f32 activations, in a route-specific order (GEMV: per-lane strided "
-         "chains, two per lane, then a warp butterfly; GEMM: one sequential chain over k per output), so the "
+         "of products of exact weights and f32 activations, in a route-specific order (GEMV: one chain per lane "
+         "over a strided share of the row, then a warp butterfly; GEMM: one sequential chain over k per "
+         "output), so the "
          "two routes agree within gamma_K sum|w x| but not bit for bit, and neither matches the CPU's canonical "
          "16-lane order; rmsnorm sum of squares in f64, then (x*s)*g in f32; rope, swiglu, add, scale as on "
          "the CPU (expf to within 2 ulp, correctly rounded division and sqrt, no fast-math); attention scores "

@@ -31,14 +31,17 @@ __global__ void embed_kernel(const uint8_t* __restrict__ table, int64_t row_byte
 }
 
 // One block per row. The sum of squares is kept in double, as on the CPU, so the scale
-// is the same f32 value; then (x*s)*g.
-__global__ void __launch_bounds__(kThreads) rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ g,
-                                                           float eps, int64_t cols, float* __restrict__ out) {
-  __shared__ double partial[kThreads / 32];
+// is the same f32 value; then (x*s)*g. A decode step normalizes a single row, so the
+// block is wide (1024 threads, a few elements each) to keep the row's loads in flight.
+constexpr int kNormThreads = 1024;
+__global__ void __launch_bounds__(kNormThreads) rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ g,
+                                                               float eps, int64_t cols, float* __restrict__ out) {
+  __shared__ double partial[kNormThreads / 32];
   __shared__ float scale;
   const float* xr = x + static_cast<int64_t>(blockIdx.x) * cols;
   float* o = out + static_cast<int64_t>(blockIdx.x) * cols;
   double ss = 0.0;
+#pragma unroll 4
   for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) ss += static_cast<double>(xr[i]) * xr[i];
 #pragma unroll
   for (int off = 16; off > 0; off /= 2) ss += __shfl_xor_sync(0xFFFFFFFFu, ss, off);
@@ -46,7 +49,7 @@ __global__ void __launch_bounds__(kThreads) rmsnorm_kernel(const float* __restri
   __syncthreads();
   if (threadIdx.x == 0) {
     double total = 0.0;
-    for (int w = 0; w < kThreads / 32; ++w) total += partial[w];
+    for (int w = 0; w < kNormThreads / 32; ++w) total += partial[w];
     const float mean = static_cast<float>(total / static_cast<double>(cols));
     scale = 1.0f / sqrtf(mean + eps);
   }
@@ -113,7 +116,7 @@ void launch_embed(TensorType type, const void* table, int64_t row_bytes, int64_t
 
 void launch_rmsnorm(const float* x, const float* g, float eps, int64_t rows, int64_t cols, float* out) {
   if (rows == 0) return;
-  rmsnorm_kernel<<<static_cast<unsigned>(rows), kThreads>>>(x, g, eps, cols, out);
+  rmsnorm_kernel<<<static_cast<unsigned>(rows), kNormThreads>>>(x, g, eps, cols, out);
   check_launch("rmsnorm");
 }
 
