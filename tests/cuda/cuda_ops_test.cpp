@@ -131,6 +131,31 @@ TEST_P(CudaMatmul, OddWidthRows) {
   check_matmul(type, 9, 37);
 }
 
+// Against one-hot activations every output is a single exact product w·1 plus zeros, so
+// both routes must return the dequantized weights themselves, bit for bit: this checks
+// each kernel's dequantization of every element position (codes, scales, mins) exactly,
+// where the bound above would only catch gross errors.
+TEST_P(CudaMatmul, OneHotActivationsReturnTheExactWeights) {
+  GRETA_REQUIRE_CUDA();
+  const TensorType type = GetParam();
+  const int64_t rows = 40, k = 512;
+  const auto w = make_weight(type, rows, k, 29);
+  Pair p;
+  const Weight wg = p.gpu->upload(type, w.bytes.data(), rows, k);
+  std::vector<float> eye(k * k, 0.0f);
+  for (int64_t i = 0; i < k; ++i) eye[i * k + i] = 1.0f;
+  auto [xg, xc] = p.acts(eye, k, k);
+  for (Route route : {Route::Gemv, Route::Gemm}) {
+    auto [yg, yc] = p.acts({}, k, rows);
+    p.gpu->matmul(wg, xg, yg, route);
+    const auto got = p.read(*p.gpu, yg);
+    for (int64_t t = 0; t < k; ++t)
+      for (int64_t r = 0; r < rows; ++r)
+        ASSERT_EQ(got[t * rows + r], w.values[r * k + t]) << type_label(type) << " " << route_label(route) << " row " << r
+                                                          << " element " << t;
+  }
+}
+
 // The embedding is an exact dequantization: bit-identical to the CPU's.
 TEST_P(CudaMatmul, EmbedIsBitIdenticalToTheCpu) {
   GRETA_REQUIRE_CUDA();

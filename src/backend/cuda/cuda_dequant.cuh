@@ -31,6 +31,13 @@ __device__ __forceinline__ float code_to_float(uint32_t c, float offset) {
   return __uint_as_float(0x4B000000u | c) - (8388608.0f + offset);
 }
 
+// code_to_float of byte i (0..3, a compile-time constant) of a word whose bytes are
+// codes: one byte permute builds the float 2^23 + code directly.
+template <int I>
+__device__ __forceinline__ float byte_code_to_float(uint32_t word, float offset) {
+  return __uint_as_float(__byte_perm(word, 0x4B000000u, 0x7540u | I)) - (8388608.0f + offset);
+}
+
 __device__ __forceinline__ uint16_t load_u16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
 
 // Eight bytes from a 2-byte aligned address, as two 32-bit words (byte i at bits 8*(i%4)).

@@ -58,23 +58,34 @@ struct Piece<TensorType::Q4_K> {
     const uint8_t* b = row + (p / 8) * 144;
     const int sub = static_cast<int>(p % 8), g = sub / 2, h = sub % 2;
     const uint4 q = *reinterpret_cast<const uint4*>(b + 16 + 32 * g + 16 * h);
-    const uint32_t dm = *reinterpret_cast<const uint32_t*>(b);
-    const float d = half_bits_to_float(static_cast<uint16_t>(dm & 0xFFFFu));
-    const float dmin = half_bits_to_float(static_cast<uint16_t>(dm >> 16));
-    int sc0, m0, sc1, m1;
-    scale_min_k4(2 * g, b + 4, sc0, m0);
-    scale_min_k4(2 * g + 1, b + 4, sc1, m1);
-    const float a0 = d * static_cast<float>(sc0), b0 = dmin * static_cast<float>(m0);
-    const float a1 = d * static_cast<float>(sc1), b1 = dmin * static_cast<float>(m1);
+    const uint4 head = *reinterpret_cast<const uint4*>(b);  // d, dmin, 12 bytes of scales
+    const float d = half_bits_to_float(static_cast<uint16_t>(head.x & 0xFFFFu));
+    const float dmin = half_bits_to_float(static_cast<uint16_t>(head.x >> 16));
+    // The eight six-bit scales and mins four at a time (scale_min_k4's packing, as in
+    // quant::k_quant_scale_bytes), then the bytes of sub-blocks 2g and 2g+1.
+    const uint32_t sc_lo = head.y & 0x3F3F3F3Fu, m_lo = head.z & 0x3F3F3F3Fu;
+    const uint32_t sc_hi = (head.w & 0x0F0F0F0Fu) | ((head.y >> 2) & 0x30303030u);
+    const uint32_t m_hi = ((head.w >> 4) & 0x0F0F0F0Fu) | ((head.z >> 2) & 0x30303030u);
+    const uint32_t scw = g < 2 ? sc_lo : sc_hi, mw = g < 2 ? m_lo : m_hi;
+    const int sh = 16 * (g & 1);
+    const float a0 = d * code_to_float((scw >> sh) & 0xFFu, 0.0f), b0 = dmin * code_to_float((mw >> sh) & 0xFFu, 0.0f);
+    const float a1 = d * code_to_float((scw >> (sh + 8)) & 0xFFu, 0.0f),
+                b1 = dmin * code_to_float((mw >> (sh + 8)) & 0xFFu, 0.0f);
     const uint32_t words[4] = {q.x, q.y, q.z, q.w};
 #pragma unroll
-    for (int v = 0; v < 4; ++v)
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        const uint32_t byte = (words[v] >> (8 * i)) & 0xFFu;
-        acc = fmaf(fmaf(a0, code_to_float(byte & 0xFu, 0.0f), -b0), xv[4 * v + i], acc);
-        acc = fmaf(fmaf(a1, code_to_float(byte >> 4, 0.0f), -b1), xv[16 + 4 * v + i], acc);
-      }
+    for (int v = 0; v < 4; ++v) {
+      const uint32_t lo = words[v] & 0x0F0F0F0Fu, hi = (words[v] >> 4) & 0x0F0F0F0Fu;
+      const float* xl = xv + 4 * v;
+      const float* xh = xv + 16 + 4 * v;
+      acc = fmaf(fmaf(a0, byte_code_to_float<0>(lo, 0.0f), -b0), xl[0], acc);
+      acc = fmaf(fmaf(a1, byte_code_to_float<0>(hi, 0.0f), -b1), xh[0], acc);
+      acc = fmaf(fmaf(a0, byte_code_to_float<1>(lo, 0.0f), -b0), xl[1], acc);
+      acc = fmaf(fmaf(a1, byte_code_to_float<1>(hi, 0.0f), -b1), xh[1], acc);
+      acc = fmaf(fmaf(a0, byte_code_to_float<2>(lo, 0.0f), -b0), xl[2], acc);
+      acc = fmaf(fmaf(a1, byte_code_to_float<2>(hi, 0.0f), -b1), xh[2], acc);
+      acc = fmaf(fmaf(a0, byte_code_to_float<3>(lo, 0.0f), -b0), xl[3], acc);
+      acc = fmaf(fmaf(a1, byte_code_to_float<3>(hi, 0.0f), -b1), xh[3], acc);
+    }
   }
 };
 
@@ -108,17 +119,31 @@ struct Piece<TensorType::Q6_K> {
     float a[4];
 #pragma unroll
     for (int q = 0; q < 4; ++q) a[q] = d * static_cast<float>(sc[2 * q]);
+    // The six-bit codes of four quarters, four bytes at a time (q6_k_code's layout).
+    const uint32_t las[2] = {la_lo, la_hi}, lbs[2] = {lb_lo, lb_hi}, hs[2] = {h_lo, h_hi};
 #pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const uint32_t la = byte_of(la_lo, la_hi, i), lb = byte_of(lb_lo, lb_hi, i), h = byte_of(h_lo, h_hi, i);
-      const uint32_t q0 = (la & 0xFu) | ((h & 3u) << 4);
-      const uint32_t q1 = (lb & 0xFu) | (((h >> 2) & 3u) << 4);
-      const uint32_t q2 = (la >> 4) | (((h >> 4) & 3u) << 4);
-      const uint32_t q3 = (lb >> 4) | (((h >> 6) & 3u) << 4);
-      acc = fmaf(a[0] * code_to_float(q0, 32.0f), xv[i], acc);
-      acc = fmaf(a[1] * code_to_float(q1, 32.0f), xv[8 + i], acc);
-      acc = fmaf(a[2] * code_to_float(q2, 32.0f), xv[16 + i], acc);
-      acc = fmaf(a[3] * code_to_float(q3, 32.0f), xv[24 + i], acc);
+    for (int w = 0; w < 2; ++w) {
+      const uint32_t q0 = (las[w] & 0x0F0F0F0Fu) | ((hs[w] & 0x03030303u) << 4);
+      const uint32_t q1 = (lbs[w] & 0x0F0F0F0Fu) | ((hs[w] & 0x0C0C0C0Cu) << 2);
+      const uint32_t q2 = ((las[w] >> 4) & 0x0F0F0F0Fu) | (hs[w] & 0x30303030u);
+      const uint32_t q3 = ((lbs[w] >> 4) & 0x0F0F0F0Fu) | ((hs[w] >> 2) & 0x30303030u);
+      const float* x = xv + 4 * w;
+      acc = fmaf(a[0] * byte_code_to_float<0>(q0, 32.0f), x[0], acc);
+      acc = fmaf(a[1] * byte_code_to_float<0>(q1, 32.0f), x[8], acc);
+      acc = fmaf(a[2] * byte_code_to_float<0>(q2, 32.0f), x[16], acc);
+      acc = fmaf(a[3] * byte_code_to_float<0>(q3, 32.0f), x[24], acc);
+      acc = fmaf(a[0] * byte_code_to_float<1>(q0, 32.0f), x[1], acc);
+      acc = fmaf(a[1] * byte_code_to_float<1>(q1, 32.0f), x[9], acc);
+      acc = fmaf(a[2] * byte_code_to_float<1>(q2, 32.0f), x[17], acc);
+      acc = fmaf(a[3] * byte_code_to_float<1>(q3, 32.0f), x[25], acc);
+      acc = fmaf(a[0] * byte_code_to_float<2>(q0, 32.0f), x[2], acc);
+      acc = fmaf(a[1] * byte_code_to_float<2>(q1, 32.0f), x[10], acc);
+      acc = fmaf(a[2] * byte_code_to_float<2>(q2, 32.0f), x[18], acc);
+      acc = fmaf(a[3] * byte_code_to_float<2>(q3, 32.0f), x[26], acc);
+      acc = fmaf(a[0] * byte_code_to_float<3>(q0, 32.0f), x[3], acc);
+      acc = fmaf(a[1] * byte_code_to_float<3>(q1, 32.0f), x[11], acc);
+      acc = fmaf(a[2] * byte_code_to_float<3>(q2, 32.0f), x[19], acc);
+      acc = fmaf(a[3] * byte_code_to_float<3>(q3, 32.0f), x[27], acc);
     }
   }
 };
