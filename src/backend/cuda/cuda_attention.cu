@@ -20,7 +20,7 @@ namespace greta::cuda {
 namespace {
 
 constexpr int kWarps = 4;
-constexpr int kMaxLaneDims = 8;  // head_dim ≤ 256: dims lane, lane+32, ...
+constexpr int kKeyGroup = 8;  // value rows loaded together before they are used
 
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
@@ -33,9 +33,11 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
+// LaneDims: output dimensions per lane (lane, lane+32, ...): head_dim ≤ 32 * LaneDims.
+template <int LaneDims>
 __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a, int n_splits, int64_t split_len,
                                                                 float* __restrict__ partial) {
-  extern __shared__ float smem[];
+  extern __shared__ __align__(16) float smem[];
   const int hd = a.head_dim;
   float* qs = smem;                   // [hd]
   float* wacc = qs + hd;              // [kWarps][hd]
@@ -57,9 +59,9 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
   const float* k_base = a.k_cache + static_cast<int64_t>(kv_head) * hd;
   const float* v_base = a.v_cache + static_cast<int64_t>(kv_head) * hd;
   float m = -INFINITY, l = 0.0f;
-  float acc[kMaxLaneDims];
+  float acc[LaneDims];
 #pragma unroll
-  for (int i = 0; i < kMaxLaneDims; ++i) acc[i] = 0.0f;
+  for (int i = 0; i < LaneDims; ++i) acc[i] = 0.0f;
 
   for (int64_t base = begin + 32 * warp; base < end; base += 32 * kWarps) {
     const int64_t j = base + lane;
@@ -67,17 +69,20 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
     if (j < end) {
       const float* kp = k_base + max(j - a.kv_shift, int64_t{0}) * a.kv_dim;
       float dot = 0.0f;
-      // Unrolled so that several of the row's loads are in flight: each lane reads its own
-      // key row, and a loop that waits for one load at a time is bound by memory latency.
+      // Four independent partial sums and 16-byte reads of both q (shared) and the key row:
+      // a single chain of dependent loads and FMAs leaves the warp waiting on memory.
       if ((hd & 3) == 0) {
-#pragma unroll 8
+        float p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
+#pragma unroll 4
         for (int d = 0; d < hd; d += 4) {
           const float4 kv = *reinterpret_cast<const float4*>(kp + d);
-          dot = fmaf(qs[d], kv.x, dot);
-          dot = fmaf(qs[d + 1], kv.y, dot);
-          dot = fmaf(qs[d + 2], kv.z, dot);
-          dot = fmaf(qs[d + 3], kv.w, dot);
+          const float4 qv = *reinterpret_cast<const float4*>(qs + d);
+          p0 = fmaf(qv.x, kv.x, p0);
+          p1 = fmaf(qv.y, kv.y, p1);
+          p2 = fmaf(qv.z, kv.z, p2);
+          p3 = fmaf(qv.w, kv.w, p3);
         }
+        dot = (p0 + p1) + (p2 + p3);
       } else {
         for (int d = 0; d < hd; ++d) dot = fmaf(qs[d], kp[d], dot);
       }
@@ -88,17 +93,27 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
     const float p = j < end ? expf(s - m_new) : 0.0f;
     l = l * corr + warp_sum(p);
 #pragma unroll
-    for (int i = 0; i < kMaxLaneDims; ++i) acc[i] *= corr;
-    const int n_valid = static_cast<int>(min(int64_t{32}, end - base));
-#pragma unroll 8
-    for (int jj = 0; jj < n_valid; ++jj) {
-      const float pj = __shfl_sync(0xFFFFFFFFu, p, jj);
-      const float* vp = v_base + max(base + jj - a.kv_shift, int64_t{0}) * a.kv_dim;
+    for (int i = 0; i < LaneDims; ++i) acc[i] *= corr;
+    // Values: keys in groups of kKeyGroup, each group's rows loaded before any is used so
+    // that the loads overlap. Keys past the end have p = 0 and read the last valid row.
+    const int64_t last = end - 1;
+    for (int j0 = 0; j0 < 32 && base + j0 < end; j0 += kKeyGroup) {
+      float pj[kKeyGroup], vv[kKeyGroup][LaneDims];
 #pragma unroll
-      for (int i = 0; i < kMaxLaneDims; ++i) {
-        const int d = lane + 32 * i;
-        if (d < hd) acc[i] = fmaf(pj, vp[d], acc[i]);
+      for (int u = 0; u < kKeyGroup; ++u) {
+        pj[u] = __shfl_sync(0xFFFFFFFFu, p, j0 + u);
+        const int64_t key = min(base + j0 + u, last);
+        const float* vp = v_base + max(key - a.kv_shift, int64_t{0}) * a.kv_dim;
+#pragma unroll
+        for (int i = 0; i < LaneDims; ++i) {
+          const int d = lane + 32 * i;
+          vv[u][i] = d < hd ? vp[d] : 0.0f;
+        }
       }
+#pragma unroll
+      for (int u = 0; u < kKeyGroup; ++u)
+#pragma unroll
+        for (int i = 0; i < LaneDims; ++i) acc[i] = fmaf(pj[u], vv[u][i], acc[i]);
     }
     m = m_new;
   }
@@ -108,7 +123,7 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
     wl[warp] = l;
   }
 #pragma unroll
-  for (int i = 0; i < kMaxLaneDims; ++i) {
+  for (int i = 0; i < LaneDims; ++i) {
     const int d = lane + 32 * i;
     if (d < hd) wacc[warp * hd + d] = acc[i];
   }
@@ -162,7 +177,14 @@ void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, f
   if (a.rows == 0) return;
   const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.rows));
   const size_t smem = (static_cast<size_t>(a.head_dim) * (1 + kWarps) + 2 * kWarps) * sizeof(float);
-  attention_kernel<<<grid, 32 * kWarps, smem>>>(a, n_splits, split_len, partial);
+  if (a.head_dim <= 32)
+    attention_kernel<1><<<grid, 32 * kWarps, smem>>>(a, n_splits, split_len, partial);
+  else if (a.head_dim <= 64)
+    attention_kernel<2><<<grid, 32 * kWarps, smem>>>(a, n_splits, split_len, partial);
+  else if (a.head_dim <= 128)
+    attention_kernel<4><<<grid, 32 * kWarps, smem>>>(a, n_splits, split_len, partial);
+  else
+    attention_kernel<8><<<grid, 32 * kWarps, smem>>>(a, n_splits, split_len, partial);
   check_launch("attention");
   if (n_splits > 1) {
     attention_combine_kernel<<<dim3(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.rows)), 128>>>(
