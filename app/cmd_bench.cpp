@@ -98,14 +98,19 @@ int run(const BenchOptions& o) {
   if (name.size() > 30) name = name.substr(0, 27) + "...";
   char pbuf[32];
   std::snprintf(pbuf, sizeof pbuf, params >= 1000000000 ? "%.2f B" : "%.2f M", params >= 1000000000 ? params / 1e9 : params / 1e6);
+  // llama-bench's columns: the backend, and threads for the CPU ("-" on a GPU).
+  const bool on_cpu = model.backend().name().rfind("cpu", 0) == 0;
+  const std::string backend = on_cpu ? "CPU" : "CUDA";
+  const std::string threads = on_cpu ? std::to_string(o.model.threads > 0 ? o.model.threads
+                                                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())))
+                                     : "-";
   std::printf("| %-30s | %10s | %10s | %-10s | %7s | %13s | %20s |\n", "model", "size", "params", "backend", "threads", "test", "t/s");
   std::printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: | ------------: | -------------------: |\n");
-  const int threads = o.model.threads > 0 ? o.model.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (const auto& r : rows) {
     char ts[64];
     std::snprintf(ts, sizeof ts, "%.2f ± %.2f", r.mean, r.sd);
-    std::printf("| %-30s | %10s | %10s | %-10s | %7d | %13s | %20s |\n", name.c_str(), human_size(double(bytes)).c_str(), pbuf,
-                "CPU", threads, r.test.c_str(), ts);
+    std::printf("| %-30s | %10s | %10s | %-10s | %7s | %13s | %20s |\n", name.c_str(), human_size(double(bytes)).c_str(), pbuf,
+                backend.c_str(), threads.c_str(), r.test.c_str(), ts);
   }
   return 0;
 }

@@ -15,7 +15,7 @@ struct ModelOptions {
   std::string model_path;  // empty: the built-in synthetic model
   int threads = 0;         // 0: all hardware threads
   int64_t ctx = 0;         // 0: the model's training context
-  std::string backend = "cpu";
+  std::string backend = "auto";  // cuda when built with it and a GPU is present
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o);

@@ -16,7 +16,6 @@ namespace greta {
 
 // Which kernel family computes an op: matrix-matrix (prefill) or matrix-vector (decode).
 enum class Route { Gemm, Gemv };
-const char* route_name(Route r);
 
 // A row-major f32 activation matrix owned by a backend.
 struct Act {
