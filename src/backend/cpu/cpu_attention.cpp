@@ -58,19 +58,15 @@ void CpuBackend::attention(Route route, Act q, const KvCache& cache, int layer, 
       }, int64_t{2} * s.n_heads * s.head_dim * (pos[row] + 1));
     return;
   }
-  // Causal rows grow in length: deal (row, head) pairs round-robin so threads stay balanced.
+  // Causal rows grow in length; threads claim small chunks of (row, head) pairs, so the
+  // long rows at the end do not all land on one thread.
   const int64_t n_items = q.rows * s.n_heads;
   int64_t work = 0;
   for (int64_t row = 0; row < q.rows; ++row) work += int64_t{2} * s.n_heads * s.head_dim * (pos[row] + 1);
-  if (work < ThreadPool::kMinParallelWork) {
+  pool_.parallel_for(n_items, 1, [&](int64_t i0, int64_t i1, int) {
     thread_local std::vector<float> scores;
-    for (int64_t i = 0; i < n_items; ++i) one(i / s.n_heads, static_cast<int>(i % s.n_heads), scores);
-    return;
-  }
-  pool_.run([&](int t, int n_threads) {
-    thread_local std::vector<float> scores;
-    for (int64_t i = t; i < n_items; i += n_threads) one(i / s.n_heads, static_cast<int>(i % s.n_heads), scores);
-  });
+    for (int64_t i = i0; i < i1; ++i) one(i / s.n_heads, static_cast<int>(i % s.n_heads), scores);
+  }, work);
 }
 
 }  // namespace greta::cpu

@@ -8,13 +8,20 @@
 namespace greta::cpu {
 namespace {
 
-inline void cpu_relax() {
+// Spins politely: mostly pause, but every 64th round yields the core, so that on a busy
+// machine the thread we wait for can run here instead of us burning its time slice.
+inline void spin_once(int round) {
+  if ((round & 63) == 63) {
+    std::this_thread::yield();
+    return;
+  }
 #if defined(__x86_64__)
   _mm_pause();
 #endif
 }
 
-constexpr int kSpinIterations = 20000;  // ~50-100 µs of spinning before sleeping
+constexpr int kSpinRounds = 4096;  // tens of µs of spinning before sleeping
+constexpr int64_t kChunksPerThread = 8;  // enough chunks for balance, few enough to stay cheap
 
 }  // namespace
 
@@ -29,12 +36,27 @@ ThreadPool::~ThreadPool() {
   for (auto& t : threads_) t.join();
 }
 
-void ThreadPool::worker(int index) {
-  uint64_t seen = 0;
+void ThreadPool::run_chunks(uint32_t gen, int thread) {
+  const int64_t chunks = chunks_.load(std::memory_order_acquire);
+  uint64_t s = claim_.load(std::memory_order_acquire);
   for (;;) {
-    uint64_t g = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; g == seen && spin < kSpinIterations; ++spin) {
-      cpu_relax();
+    if (static_cast<uint32_t>(s >> 32) != gen || static_cast<int64_t>(s & 0xffffffffu) >= chunks) return;
+    if (!claim_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
+    // This chunk is ours: the job cannot finish (nor fn_ change) until we count it done.
+    const int64_t c = static_cast<int64_t>(s & 0xffffffffu), step = chunk_.load(std::memory_order_relaxed);
+    const int64_t n = n_.load(std::memory_order_relaxed);
+    (*fn_)(c * step, std::min(n, (c + 1) * step), thread);
+    if (done_.fetch_add(1, std::memory_order_acq_rel) + 1 == chunks) done_.notify_one();
+    s = claim_.load(std::memory_order_acquire);
+  }
+}
+
+void ThreadPool::worker(int index) {
+  uint32_t seen = 0;
+  for (;;) {
+    uint32_t g = generation_.load(std::memory_order_acquire);
+    for (int round = 0; g == seen && round < kSpinRounds; ++round) {
+      spin_once(round);
       g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {
@@ -43,47 +65,40 @@ void ThreadPool::worker(int index) {
     }
     seen = g;
     if (stop_.load()) return;
-    (*job_)(index, n_threads_);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    run_chunks(g, index);
   }
 }
 
-void ThreadPool::run(const std::function<void(int, int)>& fn) {
-  if (n_threads_ == 1) {
-    fn(0, 1);
-    return;
-  }
-  job_ = &fn;
-  pending_.store(n_threads_ - 1, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
-  generation_.notify_all();
-  fn(0, n_threads_);
-  int p = pending_.load(std::memory_order_acquire);
-  for (int spin = 0; p != 0 && spin < kSpinIterations * 10; ++spin) {
-    cpu_relax();
-    p = pending_.load(std::memory_order_acquire);
-  }
-  while (p != 0) {
-    pending_.wait(p, std::memory_order_acquire);
-    p = pending_.load(std::memory_order_acquire);
-  }
-}
-
-void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t, int)>& fn,
-                              int64_t work) {
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const RangeFn& fn, int64_t work) {
   if (n <= 0) return;
-  const int64_t chunks = (n + grain - 1) / grain;
-  const int threads = work < kMinParallelWork ? 1 : static_cast<int>(std::min<int64_t>(n_threads_, chunks));
-  if (threads <= 1) {
+  grain = std::max<int64_t>(1, grain);
+  if (n_threads_ == 1 || work < kMinParallelWork || n <= grain) {
     fn(0, n, 0);
     return;
   }
-  run([&](int t, int) {
-    if (t >= threads) return;
-    const int64_t c0 = chunks * t / threads, c1 = chunks * (t + 1) / threads;
-    const int64_t b = c0 * grain, e = std::min(n, c1 * grain);
-    if (b < e) fn(b, e, t);
-  });
+  // Chunks: multiples of grain, about kChunksPerThread per thread.
+  const int64_t target = (n + n_threads_ * kChunksPerThread - 1) / (n_threads_ * kChunksPerThread);
+  const int64_t step = std::max(grain, (target + grain - 1) / grain * grain);
+  const int64_t chunks = (n + step - 1) / step;
+  fn_ = &fn;
+  n_.store(n, std::memory_order_relaxed);
+  chunk_.store(step, std::memory_order_relaxed);
+  chunks_.store(chunks, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  const uint32_t gen = generation_.load(std::memory_order_relaxed) + 1;
+  claim_.store(static_cast<uint64_t>(gen) << 32, std::memory_order_release);
+  generation_.store(gen, std::memory_order_release);
+  generation_.notify_all();
+  run_chunks(gen, 0);
+  int64_t d = done_.load(std::memory_order_acquire);
+  for (int round = 0; d != chunks && round < kSpinRounds; ++round) {
+    spin_once(round);
+    d = done_.load(std::memory_order_acquire);
+  }
+  while (d != chunks) {
+    done_.wait(d, std::memory_order_acquire);
+    d = done_.load(std::memory_order_acquire);
+  }
 }
 
 }  // namespace greta::cpu
