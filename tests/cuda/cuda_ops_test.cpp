@@ -120,6 +120,15 @@ TEST_P(CudaMatmul, BothRoutesWithinTheF32AccumulationBound) {
   check_matmul(GetParam(), 200, 768);  // rows not a multiple of 8 or 64; k = 3 super-blocks
 }
 
+// The decode kernels of Q4_K and Q6_K take a different shape (rows per warp, pieces in
+// flight, warps per block) by number of rows: each class once, with a row count that
+// leaves a partial block and a row width (24 pieces) that leaves a partial chunk.
+TEST(CudaMatmulRowClasses, EveryGemvShapeOfQ4KAndQ6K) {
+  GRETA_REQUIRE_CUDA();
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K})
+    for (int64_t rows : {1030, 2100, 8200}) check_matmul(type, rows, 768);
+}
+
 // Unquantized rows of a width that is not a multiple of 8 (stories260K's ffn is 172):
 // the vector loads cover what they can and the rest goes element by element.
 // (Quantized rows are whole blocks, so only the unquantized formats have such rows.)

@@ -14,6 +14,7 @@
 
 #include <cmath>
 
+#include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_ops.h"
 
 namespace greta::cuda {
@@ -37,6 +38,8 @@ __device__ __forceinline__ float warp_sum(float v) {
 template <int LaneDims>
 __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a, int n_splits, int64_t split_len,
                                                                 float* __restrict__ partial) {
+  wait_for_prior_kernels();
+  allow_next_kernel();
   extern __shared__ __align__(16) float smem[];
   const int hd = a.head_dim;
   float* qs = smem;                   // [hd]
@@ -154,6 +157,8 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
 // Second pass of a split decode: merges the segments of one (head, row).
 __global__ void attention_combine_kernel(const float* __restrict__ partial, int n_splits, int n_heads, int hd,
                                          float* __restrict__ out) {
+  wait_for_prior_kernels();
+  allow_next_kernel();
   const int head = blockIdx.x;
   const int64_t row = blockIdx.y;
   const float* p = partial + (row * n_heads + head) * n_splits * (hd + 2);
@@ -178,17 +183,17 @@ void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, f
   const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.rows));
   const size_t smem = (static_cast<size_t>(a.head_dim) * (1 + kWarps) + 2 * kWarps) * sizeof(float);
   if (a.head_dim <= 32)
-    attention_kernel<1><<<grid, 32 * kWarps, smem>>>(a, n_splits, split_len, partial);
+    launch_chained(attention_kernel<1>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
   else if (a.head_dim <= 64)
-    attention_kernel<2><<<grid, 32 * kWarps, smem>>>(a, n_splits, split_len, partial);
+    launch_chained(attention_kernel<2>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
   else if (a.head_dim <= 128)
-    attention_kernel<4><<<grid, 32 * kWarps, smem>>>(a, n_splits, split_len, partial);
+    launch_chained(attention_kernel<4>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
   else
-    attention_kernel<8><<<grid, 32 * kWarps, smem>>>(a, n_splits, split_len, partial);
+    launch_chained(attention_kernel<8>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
   check_launch("attention");
   if (n_splits > 1) {
-    attention_combine_kernel<<<dim3(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.rows)), 128>>>(
-        partial, n_splits, a.n_heads, a.head_dim, a.out);
+    launch_chained(attention_combine_kernel, dim3(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.rows)),
+                   dim3(128), 0, partial, n_splits, a.n_heads, a.head_dim, a.out);
     check_launch("attention_combine");
   }
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "backend/cuda/cuda_dequant.cuh"
+#include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_ops.h"
 
 namespace greta::cuda {
@@ -19,6 +20,8 @@ unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1)
 template <TensorType T>
 __global__ void embed_kernel(const uint8_t* __restrict__ table, int64_t row_bytes, int64_t cols,
                              const int32_t* __restrict__ tokens, int64_t n, float* __restrict__ out) {
+  wait_for_prior_kernels();
+  allow_next_kernel();
   const int64_t groups = cols / 8;
   const int64_t g = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (g >= n * groups) return;
@@ -36,6 +39,8 @@ __global__ void embed_kernel(const uint8_t* __restrict__ table, int64_t row_byte
 constexpr int kNormThreads = 1024;
 __global__ void __launch_bounds__(kNormThreads) rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ g,
                                                                float eps, int64_t cols, float* __restrict__ out) {
+  wait_for_prior_kernels();
+  allow_next_kernel();
   __shared__ double partial[kNormThreads / 32];
   __shared__ float scale;
   const float* xr = x + static_cast<int64_t>(blockIdx.x) * cols;
@@ -61,6 +66,8 @@ __global__ void __launch_bounds__(kNormThreads) rmsnorm_kernel(const float* __re
 // One thread per rotated pair.
 __global__ void rope_kernel(float* __restrict__ x, int64_t rows, int64_t cols, int head_dim, int pairs,
                             const float* __restrict__ cos_sin) {
+  wait_for_prior_kernels();
+  allow_next_kernel();
   const int64_t heads = cols / head_dim;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= rows * heads * pairs) return;
@@ -75,6 +82,8 @@ __global__ void rope_kernel(float* __restrict__ x, int64_t rows, int64_t cols, i
 
 __global__ void kv_store_kernel(const float* __restrict__ k, const float* __restrict__ v, int64_t rows, int64_t kv_dim,
                                 const int32_t* __restrict__ pos, float* __restrict__ kc, float* __restrict__ vc) {
+  wait_for_prior_kernels();
+  allow_next_kernel();
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= rows * kv_dim) return;
   const int64_t r = idx / kv_dim, c = idx % kv_dim;
@@ -85,6 +94,8 @@ __global__ void kv_store_kernel(const float* __restrict__ k, const float* __rest
 
 __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up, int64_t n,
                               float* __restrict__ out) {
+  wait_for_prior_kernels();
+  allow_next_kernel();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   const float g = gate[i];
@@ -92,11 +103,15 @@ __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __res
 }
 
 __global__ void add_kernel(const float* a, const float* b, int64_t n, float* out) {
+  wait_for_prior_kernels();
+  allow_next_kernel();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) out[i] = a[i] + b[i];
 }
 
 __global__ void scale_kernel(float* x, int64_t n, float s) {
+  wait_for_prior_kernels();
+  allow_next_kernel();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] *= s;
 }
@@ -108,15 +123,15 @@ void launch_embed(TensorType type, const void* table, int64_t row_bytes, int64_t
   if (n == 0) return;
   dispatch_type(type, [&](auto tag) {
     constexpr TensorType T = decltype(tag)::value;
-    embed_kernel<T><<<blocks_for(n * (cols / 8)), kThreads>>>(static_cast<const uint8_t*>(table), row_bytes, cols, tokens,
-                                                               n, out);
+    launch_chained(embed_kernel<T>, dim3(blocks_for(n * (cols / 8))), dim3(kThreads), 0,
+                   static_cast<const uint8_t*>(table), row_bytes, cols, tokens, n, out);
   });
   check_launch("embed");
 }
 
 void launch_rmsnorm(const float* x, const float* g, float eps, int64_t rows, int64_t cols, float* out) {
   if (rows == 0) return;
-  rmsnorm_kernel<<<static_cast<unsigned>(rows), kNormThreads>>>(x, g, eps, cols, out);
+  launch_chained(rmsnorm_kernel, dim3(static_cast<unsigned>(rows)), dim3(kNormThreads), 0, x, g, eps, cols, out);
   check_launch("rmsnorm");
 }
 
@@ -124,32 +139,33 @@ void launch_rope(float* x, int64_t rows, int64_t cols, int head_dim, int rope_di
   const int pairs = rope_dim / 2;
   const int64_t n = rows * (cols / head_dim) * pairs;
   if (n == 0) return;
-  rope_kernel<<<blocks_for(n), kThreads>>>(x, rows, cols, head_dim, pairs, cos_sin);
+  launch_chained(rope_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, x, rows, cols, head_dim, pairs, cos_sin);
   check_launch("rope");
 }
 
 void launch_kv_store(const float* k, const float* v, int64_t rows, int64_t kv_dim, const int32_t* pos, float* k_cache,
                      float* v_cache) {
   if (rows == 0) return;
-  kv_store_kernel<<<blocks_for(rows * kv_dim), kThreads>>>(k, v, rows, kv_dim, pos, k_cache, v_cache);
+  launch_chained(kv_store_kernel, dim3(blocks_for(rows * kv_dim)), dim3(kThreads), 0, k, v, rows, kv_dim, pos, k_cache,
+                 v_cache);
   check_launch("kv_store");
 }
 
 void launch_swiglu(const float* gate, const float* up, int64_t n, float* out) {
   if (n == 0) return;
-  swiglu_kernel<<<blocks_for(n), kThreads>>>(gate, up, n, out);
+  launch_chained(swiglu_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, gate, up, n, out);
   check_launch("swiglu");
 }
 
 void launch_add(const float* a, const float* b, int64_t n, float* out) {
   if (n == 0) return;
-  add_kernel<<<blocks_for(n), kThreads>>>(a, b, n, out);
+  launch_chained(add_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, a, b, n, out);
   check_launch("add");
 }
 
 void launch_scale(float* x, int64_t n, float s) {
   if (n == 0) return;
-  scale_kernel<<<blocks_for(n), kThreads>>>(x, n, s);
+  launch_chained(scale_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, x, n, s);
   check_launch("scale");
 }
 

@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include "backend/cuda/cuda_dequant.cuh"
+#include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_ops.h"
 
 namespace greta::cuda {
@@ -19,46 +20,42 @@ namespace {
 
 constexpr int kWarps = 4;  // per block
 
-// A piece is the unit one lane handles at a time. The generic piece is 8 elements
-// (dequant8: 16 bytes for F16/BF16, 32 for F32, a slice of a quantized block).
+// A piece is the unit one lane handles at a time: Piece<T> for the formats with their own
+// layout (below), RawPiece<T> (8 dequantized weights) for the rest.
 template <TensorType T>
-struct Piece {
-  static constexpr int kElems = 8;
-  __device__ static void load_x(const float* x, int64_t p, float xv[8]) {
-    const float4 a = *reinterpret_cast<const float4*>(x + p * 8);
-    const float4 b = *reinterpret_cast<const float4*>(x + p * 8 + 4);
-    xv[0] = a.x; xv[1] = a.y; xv[2] = a.z; xv[3] = a.w; xv[4] = b.x; xv[5] = b.y; xv[6] = b.z; xv[7] = b.w;
-  }
-  __device__ static void dot(const uint8_t* row, int64_t p, const float xv[8], float& acc) {
-    float w[8];
-    dequant8<T>(row, p * 8, w);
-#pragma unroll
-    for (int i = 0; i < 8; ++i) acc = fmaf(w[i], xv[i], acc);
-  }
-};
+struct Piece;
 
 // Q4_K: a piece is one 16-byte load of codes = 16 low nibbles of sub-block 2g and the 16
 // high nibbles of sub-block 2g+1 at the same offsets, so no code byte is read twice.
 template <>
 struct Piece<TensorType::Q4_K> {
   static constexpr int kElems = 32;
-  // xv[0..16): elements of the low nibbles (64g + 16h + i), xv[16..32): of the high ones.
-  __device__ static void load_x(const float* x, int64_t p, float xv[32]) {
-    const int sub = static_cast<int>(p % 8), g = sub / 2, h = sub % 2;
-    const float* x0 = x + (p / 8) * 256 + 64 * g + 16 * h;
-#pragma unroll
-    for (int v = 0; v < 4; ++v) {
-      const float4 a = *reinterpret_cast<const float4*>(x0 + 4 * v);
-      const float4 b = *reinterpret_cast<const float4*>(x0 + 32 + 4 * v);
-      xv[4 * v] = a.x; xv[4 * v + 1] = a.y; xv[4 * v + 2] = a.z; xv[4 * v + 3] = a.w;
-      xv[16 + 4 * v] = b.x; xv[16 + 4 * v + 1] = b.y; xv[16 + 4 * v + 2] = b.z; xv[16 + 4 * v + 3] = b.w;
-    }
-  }
-  __device__ static void dot(const uint8_t* row, int64_t p, const float xv[32], float& acc) {
+  struct Raw {
+    uint4 q, head;  // codes; d, dmin and the 12 bytes of scales
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t p) {
     const uint8_t* b = row + (p / 8) * 144;
     const int sub = static_cast<int>(p % 8), g = sub / 2, h = sub % 2;
-    const uint4 q = *reinterpret_cast<const uint4*>(b + 16 + 32 * g + 16 * h);
-    const uint4 head = *reinterpret_cast<const uint4*>(b);  // d, dmin, 12 bytes of scales
+    Raw r;
+    r.head = __ldg(reinterpret_cast<const uint4*>(b));
+    r.q = __ldg(reinterpret_cast<const uint4*>(b + 16 + 32 * g + 16 * h));
+    return r;
+  }
+  // The activations of piece p as 8 float4: [v] = elements 64g + 16h + 4v .. +3 (low
+  // nibbles), [4 + v] = elements 64g + 32 + 16h + 4v .. +3 (high nibbles).
+  __device__ static const float* x_vec(const float* x, int64_t p, int v) {
+    const int sub = static_cast<int>(p % 8), g = sub / 2, h = sub % 2;
+    return x + (p / 8) * 256 + 64 * g + 16 * h + 32 * (v / 4) + 4 * (v % 4);
+  }
+  // The inverse: which piece and float4 of it element e (a multiple of 4) belongs to.
+  __device__ static void x_slot(int64_t e, int64_t& p, int& v) {
+    const int r = static_cast<int>(e % 256), g = r / 64, hi = (r % 64) / 32, t = r % 32;
+    p = (e / 256) * 8 + 2 * g + t / 16;
+    v = 4 * hi + (t % 16) / 4;
+  }
+  __device__ static void dot(const Raw& r, int64_t p, const float xv[32], float& acc) {
+    const int g = static_cast<int>(p % 8) / 2;
+    const uint4 head = r.head;
     const float d = half_bits_to_float(static_cast<uint16_t>(head.x & 0xFFFFu));
     const float dmin = half_bits_to_float(static_cast<uint16_t>(head.x >> 16));
     // The eight six-bit scales and mins four at a time (scale_min_k4's packing, as in
@@ -71,7 +68,7 @@ struct Piece<TensorType::Q4_K> {
     const float a0 = d * code_to_float((scw >> sh) & 0xFFu, 0.0f), b0 = dmin * code_to_float((mw >> sh) & 0xFFu, 0.0f);
     const float a1 = d * code_to_float((scw >> (sh + 8)) & 0xFFu, 0.0f),
                 b1 = dmin * code_to_float((mw >> (sh + 8)) & 0xFFu, 0.0f);
-    const uint32_t words[4] = {q.x, q.y, q.z, q.w};
+    const uint32_t words[4] = {r.q.x, r.q.y, r.q.z, r.q.w};
 #pragma unroll
     for (int v = 0; v < 4; ++v) {
       const uint32_t lo = words[v] & 0x0F0F0F0Fu, hi = (words[v] >> 4) & 0x0F0F0F0Fu;
@@ -95,32 +92,41 @@ struct Piece<TensorType::Q4_K> {
 template <>
 struct Piece<TensorType::Q6_K> {
   static constexpr int kElems = 32;
-  // xv[8q + i]: element 128*half + 32q + l0 + i.
-  __device__ static void load_x(const float* x, int64_t p, float xv[32]) {
-    const int sub = static_cast<int>(p % 8), half = sub / 4, l0 = (sub % 4) * 8;
-    const float* x0 = x + (p / 8) * 256 + 128 * half + l0;
-#pragma unroll
-    for (int q = 0; q < 4; ++q) {
-      const float4 a = *reinterpret_cast<const float4*>(x0 + 32 * q);
-      const float4 b = *reinterpret_cast<const float4*>(x0 + 32 * q + 4);
-      xv[8 * q] = a.x; xv[8 * q + 1] = a.y; xv[8 * q + 2] = a.z; xv[8 * q + 3] = a.w;
-      xv[8 * q + 4] = b.x; xv[8 * q + 5] = b.y; xv[8 * q + 6] = b.z; xv[8 * q + 7] = b.w;
-    }
-  }
-  __device__ static void dot(const uint8_t* row, int64_t p, const float xv[32], float& acc) {
+  struct Raw {
+    uint32_t la_lo, la_hi, lb_lo, lb_hi, h_lo, h_hi;
+    uint16_t d;
+    int8_t sc[4];
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t p) {
     const uint8_t* b = row + (p / 8) * 210;
     const int sub = static_cast<int>(p % 8), half = sub / 4, l0 = (sub % 4) * 8;
-    uint32_t la_lo, la_hi, lb_lo, lb_hi, h_lo, h_hi;
-    load8_align2(b + 64 * half + l0, la_lo, la_hi);       // quarters 0 (low nibble) and 2 (high)
-    load8_align2(b + 64 * half + 32 + l0, lb_lo, lb_hi);  // quarters 1 and 3
-    load8_align2(b + 128 + 32 * half + l0, h_lo, h_hi);   // two high bits of each quarter
-    const float d = half_bits_to_float(load_u16(b + 208));
+    Raw r;
+    load8_align2(b + 64 * half + l0, r.la_lo, r.la_hi);       // quarters 0 (low nibble) and 2 (high)
+    load8_align2(b + 64 * half + 32 + l0, r.lb_lo, r.lb_hi);  // quarters 1 and 3
+    load8_align2(b + 128 + 32 * half + l0, r.h_lo, r.h_hi);   // two high bits of each quarter
+    r.d = load_u16(b + 208);
     const auto* sc = reinterpret_cast<const int8_t*>(b + 192) + 8 * half + l0 / 16;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) r.sc[q] = sc[2 * q];
+    return r;
+  }
+  // The activations of piece p as 8 float4: [2q + j] = elements 128*half + 32q + l0 + 4j .. +3.
+  __device__ static const float* x_vec(const float* x, int64_t p, int v) {
+    const int sub = static_cast<int>(p % 8), half = sub / 4, l0 = (sub % 4) * 8;
+    return x + (p / 8) * 256 + 128 * half + 32 * (v / 2) + l0 + 4 * (v % 2);
+  }
+  __device__ static void x_slot(int64_t e, int64_t& p, int& v) {
+    const int r = static_cast<int>(e % 256), half = r / 128, q = (r % 128) / 32, l = r % 32;
+    p = (e / 256) * 8 + 4 * half + l / 8;
+    v = 2 * q + (l % 8) / 4;
+  }
+  __device__ static void dot(const Raw& r, int64_t, const float xv[32], float& acc) {
+    const float d = half_bits_to_float(r.d);
     float a[4];
 #pragma unroll
-    for (int q = 0; q < 4; ++q) a[q] = d * static_cast<float>(sc[2 * q]);
+    for (int q = 0; q < 4; ++q) a[q] = d * static_cast<float>(r.sc[q]);
     // The six-bit codes of four quarters, four bytes at a time (q6_k_code's layout).
-    const uint32_t las[2] = {la_lo, la_hi}, lbs[2] = {lb_lo, lb_hi}, hs[2] = {h_lo, h_hi};
+    const uint32_t las[2] = {r.la_lo, r.la_hi}, lbs[2] = {r.lb_lo, r.lb_hi}, hs[2] = {r.h_lo, r.h_hi};
 #pragma unroll
     for (int w = 0; w < 2; ++w) {
       const uint32_t q0 = (las[w] & 0x0F0F0F0Fu) | ((hs[w] & 0x03030303u) << 4);
@@ -148,10 +154,45 @@ struct Piece<TensorType::Q6_K> {
   }
 };
 
-template <TensorType T, int R>
+// The generic piece as a raw piece: the eight weights themselves.
+template <TensorType T>
+struct RawPiece {
+  static constexpr int kElems = 8;
+  struct Raw {
+    float w[8];
+  };
+  __device__ static void load_x(const float* x, int64_t p, float xv[8]) {
+    const float4 a = *reinterpret_cast<const float4*>(x + p * 8);
+    const float4 b = *reinterpret_cast<const float4*>(x + p * 8 + 4);
+    xv[0] = a.x; xv[1] = a.y; xv[2] = a.z; xv[3] = a.w; xv[4] = b.x; xv[5] = b.y; xv[6] = b.z; xv[7] = b.w;
+  }
+  __device__ static Raw load(const uint8_t* row, int64_t p) {
+    Raw r;
+    dequant8<T>(row, p * 8, r.w);
+    return r;
+  }
+  template <int R>
+  __device__ static void dot_rows(const Raw (&raw)[R], const float* x, int64_t p, float (&acc)[R]) {
+    float xv[8];
+    load_x(x, p, xv);
+#pragma unroll
+    for (int i = 0; i < R; ++i)
+#pragma unroll
+      for (int e = 0; e < 8; ++e) acc[i] = fmaf(raw[i].w[e], xv[e], acc[i]);
+  }
+};
+
+// Each lane walks its pieces in chunks of D: the raw bytes of D pieces of all R rows are
+// loaded first (D*R independent loads in flight), then consumed in order, so a warp waits
+// for memory once per chunk rather than once per piece. The accumulation order per lane
+// (pieces lane, lane+32, ...) does not depend on D.
+template <TensorType T, int R, int D>
 __global__ void __launch_bounds__(32 * kWarps)
     gemv_kernel(const uint8_t* __restrict__ w, int64_t row_bytes, int64_t n_rows, int64_t k,
                 const float* __restrict__ x, int64_t ldx, float* __restrict__ y, int64_t ldy, int64_t k_vec) {
+  using P = RawPiece<T>;
+  wait_for_prior_kernels();
+  allow_next_kernel();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t r0 = (static_cast<int64_t>(blockIdx.x) * kWarps + warp) * R;
   if (r0 >= n_rows) return;
@@ -163,15 +204,20 @@ __global__ void __launch_bounds__(32 * kWarps)
   float acc[R];
 #pragma unroll
   for (int i = 0; i < R; ++i) acc[i] = 0.0f;
-  const int64_t n_pieces = k_vec / Piece<T>::kElems;
-  for (int64_t p = lane; p < n_pieces; p += 32) {
-    float xv[Piece<T>::kElems];
-    Piece<T>::load_x(xt, p, xv);
+  const int64_t n_pieces = k_vec / P::kElems;
+  for (int64_t base = lane; base < n_pieces; base += 32 * D) {
+    typename P::Raw raw[D][R];
 #pragma unroll
-    for (int i = 0; i < R; ++i) Piece<T>::dot(rows[i], p, xv, acc[i]);
+    for (int d = 0; d < D; ++d)
+      if (base + 32 * d < n_pieces)
+#pragma unroll
+        for (int i = 0; i < R; ++i) raw[d][i] = P::load(rows[i], base + 32 * d);
+#pragma unroll
+    for (int d = 0; d < D; ++d)
+      if (base + 32 * d < n_pieces) P::template dot_rows<R>(raw[d], xt, base + 32 * d, acc);
   }
   // Elements the vector pieces do not cover (F32/F16/BF16 rows of odd width or alignment).
-  for (int64_t e = n_pieces * Piece<T>::kElems + lane; e < k; e += 32) {
+  for (int64_t e = n_pieces * P::kElems + lane; e < k; e += 32) {
     const float xe = xt[e];
 #pragma unroll
     for (int i = 0; i < R; ++i) acc[i] = fmaf(dequant1<T>(rows[i], e), xe, acc[i]);
@@ -185,12 +231,140 @@ __global__ void __launch_bounds__(32 * kWarps)
   }
 }
 
-template <TensorType T, int R>
+template <TensorType T, int R, int D>
 void launch_rows(const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x, int64_t ldx,
                  int64_t n_tokens, float* y, int64_t ldy, int64_t k_vec) {
   constexpr int64_t kRowsPerBlock = int64_t{kWarps} * R;
   const dim3 grid(static_cast<unsigned>((n_rows + kRowsPerBlock - 1) / kRowsPerBlock), static_cast<unsigned>(n_tokens));
-  gemv_kernel<T, R><<<grid, 32 * kWarps>>>(static_cast<const uint8_t*>(w), row_bytes, n_rows, k, x, ldx, y, ldy, k_vec);
+  launch_chained(gemv_kernel<T, R, D>, grid, dim3(32 * kWarps), 0, static_cast<const uint8_t*>(w), row_bytes, n_rows, k,
+                 x, ldx, y, ldy, k_vec);
+}
+
+// Q4_K and Q6_K. With kStage, the block first copies the activation row into shared
+// memory, laid out so that when lane j reads float4 v of its piece (j, j+32, ...), the 32
+// lanes read 512 consecutive bytes: one pass over the banks (read straight from global
+// memory, a lane's float4s are 64-256 bytes apart from its neighbours', 16-32 cache lines
+// per warp-wide load). Each lane walks its pieces in chunks of D: the raw bytes of D pieces
+// of all R rows are loaded first (D*R independent loads in flight), then consumed in
+// order; the accumulation order per lane (pieces lane, lane+32, ...) depends neither on D
+// nor on kStage. The first chunk's weights are requested before the activations are
+// staged (and before the previous kernel has finished, see cuda_launch.cuh): no kernel
+// writes weights.
+template <TensorType T, int R, int D, int W, bool kStage>
+__global__ void __launch_bounds__(32 * W)
+    gemv_staged_kernel(const uint8_t* __restrict__ w, int64_t row_bytes, int64_t n_rows, int64_t k,
+                       const float* __restrict__ x, int64_t ldx, float* __restrict__ y, int64_t ldy) {
+  using P = Piece<T>;
+  extern __shared__ float4 xs[];  // [piece / 32][8][32]
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int64_t t = blockIdx.y;
+  const int64_t r0 = (static_cast<int64_t>(blockIdx.x) * W + warp) * R;
+  const int64_t n_pieces = k / P::kElems;
+  const uint8_t* rows[R];
+#pragma unroll
+  for (int i = 0; i < R; ++i) rows[i] = w + min(r0 + i, n_rows - 1) * row_bytes;  // past the end: a repeat, not written
+  typename P::Raw raw[D][R];
+  auto load_chunk = [&](int64_t base) {
+#pragma unroll
+    for (int d = 0; d < D; ++d)
+      if (base + 32 * d < n_pieces)
+#pragma unroll
+        for (int i = 0; i < R; ++i) raw[d][i] = P::load(rows[i], base + 32 * d);
+  };
+  load_chunk(lane);
+  wait_for_prior_kernels();
+  allow_next_kernel();
+  const float* xt = x + t * ldx;
+  if constexpr (kStage) {
+    for (int64_t f = threadIdx.x; f < k / 4; f += blockDim.x) {
+      int64_t p;
+      int v;
+      P::x_slot(4 * f, p, v);
+      xs[(p / 32) * 256 + v * 32 + p % 32] = reinterpret_cast<const float4*>(xt)[f];
+    }
+    __syncthreads();
+  }
+  if (r0 >= n_rows) return;
+  float acc[R];
+#pragma unroll
+  for (int i = 0; i < R; ++i) acc[i] = 0.0f;
+  for (int64_t base = lane; base < n_pieces; base += 32 * D) {
+    if (base != lane) load_chunk(base);
+#pragma unroll
+    for (int d = 0; d < D; ++d) {
+      const int64_t p = base + 32 * d;
+      if (p < n_pieces) {
+        float xv[32];
+#pragma unroll
+        for (int v = 0; v < 8; ++v) {
+          const float4 f = kStage ? xs[(p / 32) * 256 + 32 * v + lane]
+                                  : *reinterpret_cast<const float4*>(P::x_vec(xt, p, v));
+          xv[4 * v] = f.x; xv[4 * v + 1] = f.y; xv[4 * v + 2] = f.z; xv[4 * v + 3] = f.w;
+        }
+#pragma unroll
+        for (int i = 0; i < R; ++i) P::dot(raw[d][i], p, xv, acc[i]);
+      }
+    }
+  }
+#pragma unroll
+  for (int i = 0; i < R; ++i) {
+    float v = acc[i];
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xFFFFFFFFu, v, off);
+    if (lane == 0 && r0 + i < n_rows) y[t * ldy + r0 + i] = v;
+  }
+}
+
+// Shared memory of the staged kernels: whole groups of 32 pieces of 32 elements.
+size_t staged_bytes(int64_t k) { return static_cast<size_t>((k / 32 + 31) / 32) * 256 * sizeof(float) * 4; }
+constexpr size_t kMaxStagedBytes = 160 * 1024;
+
+template <TensorType T, int R, int D, int W, bool kStage>
+void launch_staged(const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x, int64_t ldx,
+                   int64_t n_tokens, float* y, int64_t ldy) {
+  const size_t smem = kStage ? staged_bytes(k) : 0;
+  static size_t allowed = 48 * 1024;  // per instantiation: raised once for long rows
+  if (smem > allowed) {
+    check(cudaFuncSetAttribute(gemv_staged_kernel<T, R, D, W, kStage>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                               static_cast<int>(kMaxStagedBytes)),
+          "cudaFuncSetAttribute (gemv)");
+    allowed = kMaxStagedBytes;
+  }
+  constexpr int64_t kRowsPerBlock = int64_t{W} * R;
+  const dim3 grid(static_cast<unsigned>((n_rows + kRowsPerBlock - 1) / kRowsPerBlock), static_cast<unsigned>(n_tokens));
+  launch_chained(gemv_staged_kernel<T, R, D, W, kStage>, grid, dim3(32 * W), smem, static_cast<const uint8_t*>(w),
+                 row_bytes, n_rows, k, x, ldx, y, ldy);
+}
+
+// Rows per warp R, pieces per chunk D, warps per block W and whether the activations are
+// staged in shared memory, by format and number of rows. Measured on an H100 over every
+// combination (R 1/2/4, D 1/2, W 4/8, staged or not) at 1024, 4096 and 14336 rows (see
+// NOTES.md): the large matrices want four rows a warp and little else; the 4096-row ones
+// two rows, two pieces in flight and eight warps; the smallest ones (K/V projections)
+// one row a warp, the Q4_K one with staged activations.
+struct Shape {
+  int r, d, w;
+  bool stage;
+};
+
+Shape pick_shape(TensorType type, int64_t n_rows) {
+  if (n_rows >= 8192) return {4, 1, 4, false};
+  if (n_rows >= 2048) return {2, 2, 8, false};
+  return type == TensorType::Q4_K ? Shape{1, 1, 8, true} : Shape{1, 1, 4, false};
+}
+
+template <TensorType T>
+void launch_shape(Shape s, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x, int64_t ldx,
+                  int64_t n_tokens, float* y, int64_t ldy) {
+#define GRETA_GEMV_CASE(R, D, W, S) \
+  if (s.r == R && s.d == D && s.w == W && s.stage == S) \
+    return launch_staged<T, R, D, W, S>(w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy);
+  GRETA_GEMV_CASE(4, 1, 4, false)
+  GRETA_GEMV_CASE(2, 2, 8, false)
+  GRETA_GEMV_CASE(1, 1, 8, true)
+  GRETA_GEMV_CASE(1, 1, 4, false)
+#undef GRETA_GEMV_CASE
+  launch_staged<T, 1, 1, 4, false>(w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy);
 }
 
 }  // namespace
@@ -199,16 +373,23 @@ void launch_gemv(TensorType type, const void* w, int64_t row_bytes, int64_t n_ro
                  int64_t ldx, int64_t n_tokens, float* y, int64_t ldy) {
   if (n_rows == 0 || n_tokens == 0) return;
   const int64_t k_vec = vector_width(type, w, row_bytes, k, x, ldx);
-  // Four rows a warp once there are enough rows for about four blocks per multiprocessor
-  // of an H100-class GPU; fewer on smaller matrices, so that more warps share the stream.
   dispatch_type(type, [&](auto tag) {
     constexpr TensorType T = decltype(tag)::value;
+    if constexpr (T == TensorType::Q4_K || T == TensorType::Q6_K) {
+      if (staged_bytes(k) <= kMaxStagedBytes) {
+        launch_shape<T>(pick_shape(T, n_rows), w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy);
+        return;
+      }
+    }
+    // Four rows a warp once there are enough rows for about four blocks per
+    // multiprocessor of an H100-class GPU; fewer on smaller matrices, so that more warps
+    // share the stream.
     if (n_rows >= 8192)
-      launch_rows<T, 4>(w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy, k_vec);
+      launch_rows<T, 4, 1>(w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy, k_vec);
     else if (n_rows >= 2048)
-      launch_rows<T, 2>(w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy, k_vec);
+      launch_rows<T, 2, 1>(w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy, k_vec);
     else
-      launch_rows<T, 1>(w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy, k_vec);
+      launch_rows<T, 1, 1>(w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy, k_vec);
   });
   check_launch("gemv");
 }
