@@ -17,7 +17,8 @@ namespace {
 
 struct AuditCommandOptions {
   ModelOptions model;
-  std::string text, prompts_dir, ids, out, layers, points;
+  std::string text, prompts_dir, ids, out, layers, points, ref_backend;
+  double cross_tolerance = 1e-3;
   std::vector<std::string> files, refs, routes, injects;
   int span = 0, repeat = 1;
   double tolerance = 1e-4;
@@ -81,6 +82,14 @@ int run(const AuditCommandOptions& o) {
   ao.tolerance = o.tolerance;
   ao.allow_drift = o.allow_drift;
   const auto prompts = collect_prompts(o, m);
+  LoadedModel reference;
+  if (!o.ref_backend.empty()) {
+    ModelOptions ro = o.model;
+    ro.backend = o.ref_backend;
+    reference = load_model(ro);
+    ao.reference = reference.model.get();
+    ao.cross_tolerance = o.cross_tolerance;
+  }
   for (const auto& p : prompts)
     if (static_cast<int64_t>(p.tokens.size()) + o.span + 1 > m.model->config().n_ctx_train && o.model.ctx == 0)
       throw InputError("prompt " + p.id + " (" + std::to_string(p.tokens.size()) + " tokens) plus --span does not fit the model's context of " +
@@ -116,6 +125,10 @@ void register_audit(CLI::App& app) {
   cmd->add_option("--span", o->span, "logits span gate over N decode steps (0 = off)")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--repeat", o->repeat, "run N times; traces and tokens must be bit-identical")->check(CLI::Range(1, 1000));
   cmd->add_option("--tol", o->tolerance, "global relative-L2 tolerance per stage")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--ref-backend", o->ref_backend, "also compare every stage with this backend (e.g. cpu), run clean")
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+  cmd->add_option("--cross-tol", o->cross_tolerance, "relative-L2 tolerance per stage between backends")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_flag("--allow-drift", o->allow_drift, "exit 0 on DRIFT (accumulated rounding, no op over budget)");
   cmd->add_flag("--no-bos", o->no_bos, "do not add BOS to text prompts");
   cmd->add_flag("--no-special", o->no_special, "do not parse special tokens in text prompts");

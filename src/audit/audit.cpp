@@ -56,6 +56,15 @@ struct PairRun {
   PairRun(int32_t pos) : prefill_last(pos), decode0(pos) {}
 };
 
+double relative_l2(const std::vector<float>& ours, const std::vector<float>& ref) {
+  double d2 = 0, r2 = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    d2 += (double(ours[i]) - ref[i]) * (double(ours[i]) - ref[i]);
+    r2 += double(ref[i]) * ref[i];
+  }
+  return r2 > 0 ? std::sqrt(d2 / r2) : (d2 > 0 ? INFINITY : 0);
+}
+
 // The aligned pair E1: A prefills t[0..N-1]; B prefills t[0..N-2], then decodes t[N-1].
 PairRun run_pair(LlamaModel& model, const AuditPrompt& p, const AuditOptions& o, Session& b) {
   const int32_t last = static_cast<int32_t>(p.tokens.size()) - 1;
@@ -115,6 +124,27 @@ PromptAudit audit_prompt(LlamaModel& model, const LocalChecker& checker, const A
     if ((a || d) && !pa.root_cause)
       pa.root_cause = RootCause{a && d ? "both" : (a ? "prefill" : "decode"), s.id,
                                 std::max(s.local_prefill.ratio, s.local_decode.ratio)};
+  }
+  if (o.reference) {
+    // The reference backend runs the same pair, clean (no faults), with its default routes.
+    AuditOptions ref_options;
+    Session rb(*o.reference, pa.n_tokens + 1);
+    const PairRun ref = run_pair(*o.reference, p, ref_options, rb);
+    auto& x = pa.cross;
+    x.ran = true;
+    x.reference = o.reference->backend().name();
+    x.tolerance = o.cross_tolerance;
+    for (const auto& s : pa.stages) {
+      const auto *a = run.prefill_last.row(s.id.point, s.id.layer), *ra = ref.prefill_last.row(s.id.point, s.id.layer);
+      const auto *d = run.decode0.row(s.id.point, s.id.layer), *rd = ref.decode0.row(s.id.point, s.id.layer);
+      if (!a || !ra || !d || !rd) continue;
+      CrossBackend::Stage cs{s.id, relative_l2(*a, *ra), relative_l2(*d, *rd)};
+      const double worst = std::max(cs.rel_l2_prefill, cs.rel_l2_decode);
+      x.max_rel_l2 = std::max(x.max_rel_l2, worst);
+      if (!(worst <= o.cross_tolerance) && !x.first_mismatch) x.first_mismatch = s.id;
+      x.stages.push_back(cs);
+    }
+    x.passed = !x.first_mismatch;
   }
   pa.verdict = pa.root_cause ? Verdict::Mismatch : over_tol ? Verdict::Drift : all_equal ? Verdict::Exact : Verdict::Pass;
   const auto* la = run.prefill_last.row(Point::logits, -1);

@@ -37,6 +37,10 @@ struct AuditOptions {
   int repeat = 1;                   // run everything this many times; traces and tokens must be bit-identical
   double tolerance = 1e-4;          // global relative L2 above which a stage "mismatches"
   bool allow_drift = false;         // DRIFT does not fail the audit
+  // Cross-backend audit: the same prompt run clean on this model (another backend over the
+  // same file, e.g. the CPU) and compared stage by stage with the audited model's rows.
+  LlamaModel* reference = nullptr;
+  double cross_tolerance = 1e-3;    // relative L2 per stage between the two backends
 };
 
 // Where a stage is: layer -1 for final_norm and logits.
@@ -77,6 +81,21 @@ struct SpanGate {
   std::vector<int32_t> decode_tokens;  // the greedy tokens the decode path produced
 };
 
+// The audited backend against a reference backend, per stage, for both phases.
+struct CrossBackend {
+  bool ran = false;
+  std::string reference;            // the reference backend's name
+  double tolerance = 0;
+  struct Stage {
+    StageId id;
+    double rel_l2_prefill = 0, rel_l2_decode = 0;  // ‖ours − ref‖ / ‖ref‖ at prefill_last, decode0
+  };
+  std::vector<Stage> stages;        // pipeline order
+  std::optional<StageId> first_mismatch;
+  double max_rel_l2 = 0;
+  bool passed = true;
+};
+
 struct PromptAudit {
   std::string id;
   int64_t n_tokens = 0;
@@ -87,6 +106,7 @@ struct PromptAudit {
   bool collapse = false;            // part of a cross-prompt collapse
   Verdict verdict = Verdict::Exact;
   SpanGate span;
+  CrossBackend cross;
   // Largest value over layers of each global metric per point (for the summary table).
   double max_mae(trace::Point p) const;
 };

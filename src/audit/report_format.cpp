@@ -192,6 +192,16 @@ std::vector<std::string> summary_notes(const AuditReport& r) {
   }
   if (!any_span) notes.push_back("span gate: off");
 
+  for (const auto& p : r.prompts) {
+    if (!p.cross.ran) continue;
+    const auto& x = p.cross;
+    std::string line = "cross-backend " + p.id + " vs " + x.reference + ": max rel L2 " + format_error(x.max_rel_l2) +
+                       " (tolerance " + format_error(x.tolerance) + ")";
+    if (x.first_mismatch) line += ", first over at " + stage_label(*x.first_mismatch);
+    line += x.passed ? ": PASS" : ": FAIL";
+    notes.push_back(line);
+  }
+
   if (r.repeat <= 1) {
     notes.push_back("repeat: off (1 run)");
   } else {

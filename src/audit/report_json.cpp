@@ -57,6 +57,27 @@ ordered_json span_json(const SpanGate& g) {
   return j;
 }
 
+ordered_json cross_json(const CrossBackend& x) {
+  if (!x.ran) return nullptr;
+  ordered_json j;
+  j["reference"] = x.reference;
+  j["tolerance"] = number(x.tolerance);
+  j["max_rel_l2"] = number(x.max_rel_l2);
+  if (x.first_mismatch)
+    j["first_mismatch"] = {{"layer", x.first_mismatch->layer}, {"point", trace::point_name(x.first_mismatch->point)}};
+  else
+    j["first_mismatch"] = nullptr;
+  j["passed"] = x.passed;
+  ordered_json stages = ordered_json::array();
+  for (const auto& s : x.stages)
+    stages.push_back({{"layer", s.id.layer},
+                      {"point", trace::point_name(s.id.point)},
+                      {"rel_l2_prefill_last", number(s.rel_l2_prefill)},
+                      {"rel_l2_decode0", number(s.rel_l2_decode)}});
+  j["stages"] = std::move(stages);
+  return j;
+}
+
 ordered_json prompt_json(const PromptAudit& p, double tolerance) {
   ordered_json j;
   j["id"] = p.id;
@@ -78,6 +99,7 @@ ordered_json prompt_json(const PromptAudit& p, double tolerance) {
   j["decode0_top1"] = p.decode0_top1;
   j["collapse"] = p.collapse;
   j["span"] = span_json(p.span);
+  j["cross_backend"] = cross_json(p.cross);
   ordered_json stages = ordered_json::array();
   for (const auto& s : p.stages) stages.push_back(stage_json(s));
   j["stages"] = std::move(stages);

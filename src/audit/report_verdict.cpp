@@ -37,6 +37,7 @@ int AuditReport::exit_code() const {
   for (const auto& p : prompts) {
     if (verdict_fails(p.verdict) || p.collapse) return 1;
     if (p.span.ran && (!p.span.passed || p.span.collapse)) return 1;
+    if (p.cross.ran && !p.cross.passed) return 1;
   }
   return 0;
 }

@@ -101,3 +101,32 @@ TEST(SpanGate, FailsUnderADecodeFault) {
 
 }  // namespace
 }  // namespace greta::test
+
+namespace greta::test {
+namespace {
+
+TEST(CrossBackend, CleanRunsAgreeAndAFaultOnOneSideIsFound) {
+  AuditModel m("stories260K.gguf"), ref("stories260K.gguf");
+  audit::AuditOptions clean;
+  clean.reference = ref.model.get();
+  const auto c = audit::run_audit(*m.model, {ref_prompt("reference/stories260K/s2_story.json")}, clean);
+  ASSERT_TRUE(c.prompts[0].cross.ran);
+  EXPECT_TRUE(c.prompts[0].cross.passed);
+  EXPECT_EQ(c.prompts[0].cross.max_rel_l2, 0.0);  // same CPU kernels on both sides
+  EXPECT_EQ(c.exit_code(), 0);
+
+  // A fault on both routes of the audited backend: the two paths agree with each other,
+  // but the reference backend does not.
+  auto faulty = with_faults({"both:up@3:scale=1.01"}, 5);
+  faulty.reference = ref.model.get();
+  const auto f = audit::run_audit(*m.model, {ref_prompt("reference/stories260K/s2_story.json")}, faulty);
+  const auto& x = f.prompts[0].cross;
+  EXPECT_FALSE(x.passed);
+  ASSERT_TRUE(x.first_mismatch.has_value());
+  EXPECT_EQ(x.first_mismatch->layer, 3);
+  EXPECT_EQ(x.first_mismatch->point, trace::Point::up);
+  EXPECT_EQ(f.exit_code(), 1);
+}
+
+}  // namespace
+}  // namespace greta::test
