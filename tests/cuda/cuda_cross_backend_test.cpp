@@ -1,0 +1,47 @@
+// Cross-backend audit: CUDA's stages against the CPU's, for prefill_last and decode0.
+#include "cuda_fixture.h"
+
+#include "audit/audit.h"
+
+namespace greta::test {
+namespace {
+
+audit::AuditPrompt reference_prompt(const std::string& rel) {
+  return {rel.substr(rel.rfind('/') + 1), Reference::load(shared_path(rel)).prompt_tokens};
+}
+
+TEST(CudaCrossBackend, EveryStageAgreesWithTheCpu) {
+  GRETA_REQUIRE_CUDA();
+  for (const auto& [file, ref] : std::vector<std::pair<std::string, std::string>>{
+           {"stories260K.gguf", "reference/stories260K/s3_long.json"},
+           {"synth-tiny-q4_k_m.gguf", "reference/synth/synth-tiny-q4_k_m.ids48.json"},
+           {"synth-tiny-mix.gguf", "reference/synth/synth-tiny-mix.ids48.json"}}) {
+    BackendModel gpu("cuda", file), cpu("cpu", file);
+    audit::AuditOptions o;
+    o.reference = cpu.model.get();
+    const auto r = audit::run_audit(*gpu.model, {reference_prompt(ref)}, o);
+    const auto& x = r.prompts[0].cross;
+    ASSERT_TRUE(x.ran);
+    // Both backends keep f32 activations and exact weights; only summation order differs,
+    // so every stage agrees far inside the 1e-3 cross-backend tolerance.
+    EXPECT_TRUE(x.passed) << file << ": max rel L2 " << x.max_rel_l2;
+    EXPECT_FALSE(r.prompts[0].root_cause.has_value()) << file;
+  }
+}
+
+TEST(CudaCrossBackend, AFaultOnTheGpuIsFoundAgainstTheCpu) {
+  GRETA_REQUIRE_CUDA();
+  BackendModel gpu("cuda", "stories260K.gguf"), cpu("cpu", "stories260K.gguf");
+  audit::AuditOptions o;
+  o.reference = cpu.model.get();
+  o.faults.faults.push_back(parse_fault("both:gate@2:scale=1.01", 5));
+  const auto r = audit::run_audit(*gpu.model, {reference_prompt("reference/stories260K/s2_story.json")}, o);
+  const auto& x = r.prompts[0].cross;
+  ASSERT_TRUE(x.first_mismatch.has_value());
+  EXPECT_EQ(x.first_mismatch->layer, 2);
+  EXPECT_EQ(x.first_mismatch->point, trace::Point::gate);
+  EXPECT_EQ(r.exit_code(), 1);
+}
+
+}  // namespace
+}  // namespace greta::test
