@@ -199,14 +199,30 @@ struct DenseBF16 {
   static F at_n(const uint8_t* row, int64_t k, int n) { return bf16_n(reinterpret_cast<const uint16_t*>(row) + k, n); }
 };
 
+// Software prefetch of the next group of rows. Decode streams each weight byte from DRAM
+// exactly once, and a group's R rows are R interleaved streams that the hardware
+// prefetcher picks up late (rows are only a few KB long); fetching the next group's bytes
+// while this group computes keeps enough misses in flight. `next` is where that group
+// starts (null for the last group of a call, whose successor may belong to another
+// thread); each block step covers the next R * kBytes bytes of it, so the whole group is
+// requested once, one group ahead.
+template <class Fmt, int R>
+inline void prefetch_step(const uint8_t* next, int64_t ib) {
+  if (next == nullptr) return;
+  const uint8_t* p = next + ib * R * Fmt::kBytes;
+  for (int i = 0; i < R * Fmt::kBytes; i += 64) _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+}
+
 // R rows of a block format against x: one accumulator per row, so R independent FMA
 // chains share every load of x, and weights never leave registers.
 template <class Fmt, int R>
-void quant_rows(const uint8_t* rows, int64_t stride, const float* x, int64_t n, float* y) {
+void quant_rows(const uint8_t* rows, int64_t stride, const float* x, int64_t n, float* y,
+                const uint8_t* next = nullptr) {
   F acc[R];
   for (int r = 0; r < R; ++r) acc[r] = zero();
   const int64_t nb = n / Fmt::kBlock;
   for (int64_t ib = 0; ib < nb; ++ib) {
+    prefetch_step<Fmt, R>(next, ib);
     const uint8_t* blk[R];
     typename Fmt::Prep prep[R];
     for (int r = 0; r < R; ++r) {
@@ -249,6 +265,47 @@ void dense_rows(const uint8_t* rows, int64_t stride, const float* x, int64_t n, 
   for (int r = 0; r < R; ++r) y[r] = reduce(acc[r]);
 }
 
+// Q4_K with lookup tables, 64 elements (one qs group of 32 bytes) per step: each 16-byte
+// half of the group is widened once and serves both its low nibbles (elements
+// [64g, 64g+32), sub-block 2g) and its high nibbles (elements [64g+32, 64g+64), sub-block
+// 2g+1), where chunk-at-a-time code widens every byte twice. Each lane still receives its
+// elements in increasing k, so the canonical order is unchanged.
+template <int R>
+void q4_k_rows_lut(const uint8_t* rows, int64_t stride, const float* x, int64_t n, float* y,
+                   const uint8_t* next) {
+  F acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = zero();
+  const F iota = iota_from(0);
+  const int64_t nb = n / FmtQ4_K::kBlock;
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    prefetch_step<FmtQ4_K, R>(next, ib);
+    const uint8_t* blk[R];
+    float fa[R][8], fm[R][8];
+    for (int r = 0; r < R; ++r) {
+      blk[r] = rows + r * stride + ib * FmtQ4_K::kBytes;
+      k_quant_prepare(blk[r], fa[r], fm[r]);
+    }
+    asm("" : "+m"(fa), "+m"(fm));  // broadcast from memory, as in quant_rows
+    const float* xb = x + ib * FmtQ4_K::kBlock;
+    for_chunks<4>([&](auto c) {
+      constexpr int G = decltype(c)::value;
+      const F x0 = load(xb + 64 * G), x1 = load(xb + 64 * G + 16);
+      const F x2 = load(xb + 64 * G + 32), x3 = load(xb + 64 * G + 48);
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* qs = blk[r] + 16 + 32 * G;
+        const I v0 = u8(qs), v1 = u8(qs + 16);
+        const F lo = fmsub(bcast(fa[r][2 * G]), iota, bcast(fm[r][2 * G]));
+        const F hi = fmsub(bcast(fa[r][2 * G + 1]), iota, bcast(fm[r][2 * G + 1]));
+        acc[r] = fma(lut16(lo, v0), x0, acc[r]);
+        acc[r] = fma(lut16(lo, v1), x1, acc[r]);
+        acc[r] = fma(lut16(hi, srl<4>(v0)), x2, acc[r]);
+        acc[r] = fma(lut16(hi, srl<4>(v1)), x3, acc[r]);
+      }
+    });
+  }
+  for (int r = 0; r < R; ++r) y[r] = reduce(acc[r]);
+}
+
 // Whole groups of R rows, then the remainder one row at a time.
 template <int R, class Group, class Single>
 void rows_in_groups(int64_t n_rows, int64_t stride, const uint8_t* rows, float* y, Group group, Single single) {
@@ -259,8 +316,18 @@ void rows_in_groups(int64_t n_rows, int64_t stride, const uint8_t* rows, float* 
 
 template <class Fmt>
 void quant_rows_all(const uint8_t* rows, int64_t stride, int64_t n_rows, const float* x, int64_t n, float* y) {
-  rows_in_groups<kQuantRows>(
-      n_rows, stride, rows, y, [&](const uint8_t* p, float* out) { quant_rows<Fmt, kQuantRows>(p, stride, x, n, out); },
+  constexpr int R = kQuantRows;
+  // Prefetch only a next group that lies inside this call's rows.
+  const uint8_t* end = rows + n_rows * stride;
+  auto next_of = [&](const uint8_t* p) { return p + 2 * R * stride <= end ? p + R * stride : nullptr; };
+  rows_in_groups<R>(
+      n_rows, stride, rows, y,
+      [&](const uint8_t* p, float* out) {
+        if constexpr (kHasLut && std::is_same_v<Fmt, FmtQ4_K>)
+          q4_k_rows_lut<R>(p, stride, x, n, out, next_of(p));
+        else
+          quant_rows<Fmt, R>(p, stride, x, n, out, next_of(p));
+      },
       [&](const uint8_t* p, float* out) { quant_rows<Fmt, 1>(p, stride, x, n, out); });
 }
 
