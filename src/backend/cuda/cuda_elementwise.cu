@@ -35,32 +35,65 @@ __global__ void embed_kernel(const uint8_t* __restrict__ table, int64_t row_byte
 
 // One block per row. The sum of squares is kept in double, as on the CPU, so the scale
 // is the same f32 value; then (x*s)*g. A decode step normalizes a single row, so the
-// block is wide (1024 threads, a few elements each) to keep the row's loads in flight.
+// block is wide (1024 threads, a few elements each) to keep the row's loads in flight,
+// and a row of up to 4096 elements is held in registers: the gain (a weight, written by
+// no kernel) is requested before waiting for the previous kernel and x is read once, so
+// the kernel waits on memory once instead of three times.
 constexpr int kNormThreads = 1024;
+constexpr int kNormHeld = 4;  // elements per thread held in registers
 __global__ void __launch_bounds__(kNormThreads) rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ g,
                                                                float eps, int64_t cols, float* __restrict__ out) {
-  wait_for_prior_kernels();
-  allow_next_kernel();
   __shared__ double partial[kNormThreads / 32];
   __shared__ float scale;
+  const int tid = static_cast<int>(threadIdx.x);
+  const bool held = cols <= int64_t{kNormThreads} * kNormHeld;
+  float gv[kNormHeld], xv[kNormHeld];
+  if (held) {
+#pragma unroll
+    for (int j = 0; j < kNormHeld; ++j) {
+      const int64_t i = tid + int64_t{j} * kNormThreads;
+      gv[j] = i < cols ? g[i] : 0.0f;
+    }
+  }
+  wait_for_prior_kernels();
+  allow_next_kernel();
   const float* xr = x + static_cast<int64_t>(blockIdx.x) * cols;
   float* o = out + static_cast<int64_t>(blockIdx.x) * cols;
   double ss = 0.0;
+  if (held) {
+#pragma unroll
+    for (int j = 0; j < kNormHeld; ++j) {
+      const int64_t i = tid + int64_t{j} * kNormThreads;
+      xv[j] = i < cols ? xr[i] : 0.0f;
+    }
+#pragma unroll
+    for (int j = 0; j < kNormHeld; ++j)
+      if (tid + int64_t{j} * kNormThreads < cols) ss += static_cast<double>(xv[j]) * xv[j];
+  } else {
 #pragma unroll 4
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) ss += static_cast<double>(xr[i]) * xr[i];
+    for (int64_t i = tid; i < cols; i += kNormThreads) ss += static_cast<double>(xr[i]) * xr[i];
+  }
 #pragma unroll
   for (int off = 16; off > 0; off /= 2) ss += __shfl_xor_sync(0xFFFFFFFFu, ss, off);
-  if (threadIdx.x % 32 == 0) partial[threadIdx.x / 32] = ss;
+  if (tid % 32 == 0) partial[tid / 32] = ss;
   __syncthreads();
-  if (threadIdx.x == 0) {
+  if (tid == 0) {
     double total = 0.0;
     for (int w = 0; w < kNormThreads / 32; ++w) total += partial[w];
     const float mean = static_cast<float>(total / static_cast<double>(cols));
     scale = 1.0f / sqrtf(mean + eps);
   }
   __syncthreads();
-  const float s = scale;
-  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) o[i] = __fmul_rn(__fmul_rn(xr[i], s), g[i]);
+  const float sc = scale;
+  if (held) {
+#pragma unroll
+    for (int j = 0; j < kNormHeld; ++j) {
+      const int64_t i = tid + int64_t{j} * kNormThreads;
+      if (i < cols) o[i] = __fmul_rn(__fmul_rn(xv[j], sc), gv[j]);
+    }
+  } else {
+    for (int64_t i = tid; i < cols; i += kNormThreads) o[i] = __fmul_rn(__fmul_rn(xr[i], sc), g[i]);
+  }
 }
 
 // One thread per rotated pair.
