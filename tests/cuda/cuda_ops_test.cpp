@@ -122,11 +122,14 @@ TEST_P(CudaMatmul, BothRoutesWithinTheF32AccumulationBound) {
 
 // The decode kernels of Q4_K and Q6_K take a different shape (rows per warp, pieces in
 // flight, warps per block) by number of rows: each class once, with a row count that
-// leaves a partial block and a row width (24 pieces) that leaves a partial chunk.
+// leaves a partial block, and rows of 13 super-blocks (104 pieces: 3.25 groups of 32
+// lanes, so the last chunk of pieces is partial) or 3 (fewer pieces than lanes).
 TEST(CudaMatmulRowClasses, EveryGemvShapeOfQ4KAndQ6K) {
   GRETA_REQUIRE_CUDA();
-  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K})
-    for (int64_t rows : {1030, 2100, 8200}) check_matmul(type, rows, 768);
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K}) {
+    for (int64_t rows : {1030, 2100}) check_matmul(type, rows, 3328);
+    check_matmul(type, 8200, 768);
+  }
 }
 
 // Unquantized rows of a width that is not a multiple of 8 (stories260K's ffn is 172):

@@ -348,9 +348,10 @@ struct Shape {
 };
 
 Shape pick_shape(TensorType type, int64_t n_rows) {
+  const bool q4 = type == TensorType::Q4_K;
   if (n_rows >= 8192) return {4, 1, 4, false};
-  if (n_rows >= 2048) return {2, 2, 8, false};
-  return type == TensorType::Q4_K ? Shape{1, 1, 8, true} : Shape{1, 1, 4, false};
+  if (n_rows >= 2048) return q4 ? Shape{2, 4, 8, false} : Shape{2, 2, 8, false};
+  return q4 ? Shape{1, 4, 8, true} : Shape{1, 4, 4, false};
 }
 
 template <TensorType T>
@@ -361,8 +362,9 @@ void launch_shape(Shape s, const void* w, int64_t row_bytes, int64_t n_rows, int
     return launch_staged<T, R, D, W, S>(w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy);
   GRETA_GEMV_CASE(4, 1, 4, false)
   GRETA_GEMV_CASE(2, 2, 8, false)
-  GRETA_GEMV_CASE(1, 1, 8, true)
-  GRETA_GEMV_CASE(1, 1, 4, false)
+  GRETA_GEMV_CASE(1, 4, 8, true)
+  GRETA_GEMV_CASE(1, 4, 4, false)
+  GRETA_GEMV_CASE(2, 4, 8, false)
 #undef GRETA_GEMV_CASE
   launch_staged<T, 1, 1, 4, false>(w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy);
 }
