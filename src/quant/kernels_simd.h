@@ -317,9 +317,11 @@ void rows_in_groups(int64_t n_rows, int64_t stride, const uint8_t* rows, float* 
 template <class Fmt>
 void quant_rows_all(const uint8_t* rows, int64_t stride, int64_t n_rows, const float* x, int64_t n, float* y) {
   constexpr int R = kQuantRows;
-  // Prefetch only a next group that lies inside this call's rows.
-  const uint8_t* end = rows + n_rows * stride;
-  auto next_of = [&](const uint8_t* p) { return p + 2 * R * stride <= end ? p + R * stride : nullptr; };
+  // Prefetch only a next group that lies inside this call's rows (offsets, so that no
+  // pointer is formed past the end of the matrix).
+  auto next_of = [&](const uint8_t* p) -> const uint8_t* {
+    return (p - rows) + 2 * R * stride <= n_rows * stride ? p + R * stride : nullptr;
+  };
   rows_in_groups<R>(
       n_rows, stride, rows, y,
       [&](const uint8_t* p, float* out) {
