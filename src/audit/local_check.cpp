@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 
 #include "quant/quant.h"
 
@@ -56,21 +57,30 @@ LocalChecker::LocalChecker(const LlamaModel& model) : model_(model) {
 
 LocalCheck LocalChecker::matmul(const Weight& w, const std::vector<float>& x, const std::vector<float>& y) const {
   // y_r = Σ_k w_rk x_k with f32 fused accumulation: |y − y64| ≤ γ_K Σ_k |w_rk x_k| (+ the final rounding).
+  // Rows are independent, so they are spread over the machine's threads (an 8B model has
+  // 8 billion weights to recompute per recorded row).
   std::vector<double> y64(w.rows), budget(w.rows);
-  std::vector<float> row(w.cols);
   const auto* base = static_cast<const uint8_t*>(w.host);
   const double g = gamma(static_cast<double>(w.cols) + 1);
-  for (int64_t r = 0; r < w.rows; ++r) {
-    quant::dequantize_row(w.type, base + r * w.row_bytes(), row.data(), w.cols);
-    double s = 0, a = 0;
-    for (int64_t k = 0; k < w.cols; ++k) {
-      const double p = double(row[k]) * x[k];
-      s += p;
-      a += std::fabs(p);
+  auto rows = [&](int64_t r0, int64_t r1) {
+    std::vector<float> row(w.cols);
+    for (int64_t r = r0; r < r1; ++r) {
+      quant::dequantize_row(w.type, base + r * w.row_bytes(), row.data(), w.cols);
+      double s = 0, a = 0;
+      for (int64_t k = 0; k < w.cols; ++k) {
+        const double p = double(row[k]) * x[k];
+        s += p;
+        a += std::fabs(p);
+      }
+      y64[r] = s;
+      budget[r] = g * a;
     }
-    y64[r] = s;
-    budget[r] = g * a;
-  }
+  };
+  const int64_t threads = w.rows * w.cols < (int64_t{1} << 20) ? 1 : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> pool;
+  for (int64_t t = 1; t < threads; ++t) pool.emplace_back(rows, w.rows * t / threads, w.rows * (t + 1) / threads);
+  rows(0, w.rows / threads);
+  for (auto& th : pool) th.join();
   return compare(y, y64, budget);
 }
 
