@@ -20,6 +20,7 @@ struct BenchOptions {
   std::vector<int64_t> pp = {512};
   std::vector<int64_t> tg = {128};
   int reps = 3;
+  int64_t depth = 0;  // tokens already in the context before each test (llama-bench's -d)
 };
 
 // Deterministic token ids spread over the vocabulary (values do not change the cost).
@@ -69,21 +70,24 @@ int run(const BenchOptions& o) {
   int64_t max_len = 1;
   for (auto p : o.pp) max_len = std::max(max_len, p);
   for (auto t : o.tg) max_len = std::max(max_len, t);
-  Session session(model, std::max(o.model.ctx, max_len));
+  Session session(model, std::max(o.model.ctx, o.depth + max_len));
+  // The context before each test: `depth` tokens prefilled once (untimed), kept between runs.
+  if (o.depth > 0) session.prefill(bench_tokens(o.depth, V));
+  const std::string at_depth = o.depth > 0 ? " @ d" + std::to_string(o.depth) : "";
   std::vector<Row> rows;
   for (int64_t p : o.pp) {
     if (p <= 0) continue;
     const auto toks = bench_tokens(p, V);
-    rows.push_back(measure("pp" + std::to_string(p), o.reps, p, [&] {
-      session.reset();
+    rows.push_back(measure("pp" + std::to_string(p) + at_depth, o.reps, p, [&] {
+      session.truncate(o.depth);
       return seconds([&] { session.prefill(toks); });
     }));
   }
   for (int64_t t : o.tg) {
     if (t <= 0) continue;
     const auto toks = bench_tokens(t, V);
-    rows.push_back(measure("tg" + std::to_string(t), o.reps, t, [&] {
-      session.reset();
+    rows.push_back(measure("tg" + std::to_string(t) + at_depth, o.reps, t, [&] {
+      session.truncate(o.depth);
       return seconds([&] {
         for (int64_t i = 0; i < t; ++i) session.decode(toks[i]);
       });
@@ -104,12 +108,12 @@ int run(const BenchOptions& o) {
   const std::string threads = on_cpu ? std::to_string(o.model.threads > 0 ? o.model.threads
                                                                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())))
                                      : "-";
-  std::printf("| %-30s | %10s | %10s | %-10s | %7s | %13s | %20s |\n", "model", "size", "params", "backend", "threads", "test", "t/s");
-  std::printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: | ------------: | -------------------: |\n");
+  std::printf("| %-30s | %10s | %10s | %-10s | %7s | %15s | %20s |\n", "model", "size", "params", "backend", "threads", "test", "t/s");
+  std::printf("| ------------------------------ | ---------: | ---------: | ---------- | ------: | --------------: | -------------------: |\n");
   for (const auto& r : rows) {
     char ts[64];
     std::snprintf(ts, sizeof ts, "%.2f ± %.2f", r.mean, r.sd);
-    std::printf("| %-30s | %10s | %10s | %-10s | %7s | %13s | %20s |\n", name.c_str(), human_size(double(bytes)).c_str(), pbuf,
+    std::printf("| %-30s | %10s | %10s | %-10s | %7s | %15s | %20s |\n", name.c_str(), human_size(double(bytes)).c_str(), pbuf,
                 backend.c_str(), threads.c_str(), r.test.c_str(), ts);
   }
   return 0;
@@ -123,6 +127,8 @@ void register_bench(CLI::App& app) {
   add_model_options(*cmd, o->model);
   cmd->add_option("-p,--n-prompt", o->pp, "prompt lengths, e.g. -p 512 or -p 64,512")->delimiter(',')->check(CLI::Range(int64_t{0}, int64_t{1} << 20))->capture_default_str();
   cmd->add_option("-n,--n-gen", o->tg, "generation lengths")->delimiter(',')->check(CLI::Range(int64_t{0}, int64_t{1} << 20))->capture_default_str();
+  cmd->add_option("-d,--depth", o->depth, "tokens already in the context before each test (e.g. -d 8192)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24))->capture_default_str();
   cmd->add_option("-r,--repetitions", o->reps, "repetitions of each test")->check(CLI::Range(1, 1000))->capture_default_str();
   set_runner(cmd, [o] { return run(*o); });
 }

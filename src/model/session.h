@@ -1,5 +1,6 @@
 #pragma once
 // A Session is one sequence being generated: it owns the KV cache and the position.
+#include <algorithm>
 #include <span>
 #include <vector>
 
@@ -29,6 +30,8 @@ class Session {
   std::vector<float> decode(int32_t token);
   // Forgets the sequence (the cache is overwritten from position 0).
   void reset() { n_past_ = 0; }
+  // Keeps the first n tokens and forgets the rest (n ≤ n_past).
+  void truncate(int64_t n) { n_past_ = std::min(n_past_, std::max<int64_t>(n, 0)); }
 
  private:
   std::vector<float> run(std::span<const int32_t> tokens, Path path, LogitsRows want);

@@ -77,6 +77,13 @@ TEST(Cli, BenchPrintsLlamaBenchRows) {
   EXPECT_NE(r.out.find(" ± "), std::string::npos);
 }
 
+TEST(Cli, BenchAtDepthLabelsTheRows) {
+  const auto r = run_greta("bench " + kStories + " -p 4 -n 4 -d 8 -r 1 -t 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("pp4 @ d8"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("tg4 @ d8"), std::string::npos) << r.out;
+}
+
 TEST(Cli, InspectPrintsMetadataAndTensors) {
   const auto r = run_greta("inspect ../shared/models/synth-tiny-mix.gguf");
   ASSERT_EQ(r.exit_code, 0) << r.err;
