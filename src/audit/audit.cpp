@@ -33,29 +33,6 @@ bool selected(const AuditOptions& o, StageId id) {
   return true;
 }
 
-void global_error(const std::vector<float>& a, const std::vector<float>& b, StageResult& r) {
-  double sum = 0, d2 = 0, a2 = 0;
-  r.bit_equal = a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](float x, float y) {
-                  return std::memcmp(&x, &y, sizeof x) == 0;
-                });
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = std::fabs(double(a[i]) - b[i]);
-    sum += d;
-    d2 += d * d;
-    a2 += double(a[i]) * a[i];
-    r.max_abs = std::max(r.max_abs, d);
-  }
-  r.mae = a.empty() ? 0 : sum / a.size();
-  r.rel_l2 = a2 > 0 ? std::sqrt(d2 / a2) : (d2 > 0 ? INFINITY : 0);
-}
-
-struct PairRun {
-  StageRecorder prefill_last, decode0;
-  CacheSnapshot cache_a, cache_b;
-  std::vector<float> decode0_logits;
-  PairRun(int32_t pos) : prefill_last(pos), decode0(pos) {}
-};
-
 double relative_l2(const std::vector<float>& ours, const std::vector<float>& ref) {
   double d2 = 0, r2 = 0;
   for (size_t i = 0; i < ref.size(); ++i) {
@@ -64,6 +41,27 @@ double relative_l2(const std::vector<float>& ours, const std::vector<float>& ref
   }
   return r2 > 0 ? std::sqrt(d2 / r2) : (d2 > 0 ? INFINITY : 0);
 }
+
+void global_error(const std::vector<float>& a, const std::vector<float>& b, StageResult& r) {
+  double sum = 0;
+  r.bit_equal = a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](float x, float y) {
+                  return std::memcmp(&x, &y, sizeof x) == 0;
+                });
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double d = std::fabs(double(a[i]) - b[i]);
+    sum += d;
+    r.max_abs = std::max(r.max_abs, d);
+  }
+  r.mae = a.empty() ? 0 : sum / a.size();
+  r.rel_l2 = relative_l2(b, a);  // relative to the prefill row
+}
+
+struct PairRun {
+  StageRecorder prefill_last, decode0;
+  CacheSnapshot cache_a, cache_b;
+  std::vector<float> decode0_logits;
+  PairRun(int32_t pos) : prefill_last(pos), decode0(pos) {}
+};
 
 // The aligned pair E1: A prefills t[0..N-1]; B prefills t[0..N-2], then decodes t[N-1].
 PairRun run_pair(LlamaModel& model, const AuditPrompt& p, const AuditOptions& o, Session& b) {
