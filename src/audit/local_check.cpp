@@ -44,8 +44,7 @@ CacheSnapshot snapshot_cache(const LlamaModel& model, const KvCache& cache, int3
   for (size_t l = 0; l < cache.k.size(); ++l) {
     s.k.emplace_back(rows * cols);
     s.v.emplace_back(rows * cols);
-    model.backend().to_host(cache.k[l], 0, rows, s.k.back().data());
-    model.backend().to_host(cache.v[l], 0, rows, s.v.back().data());
+    model.backend().read_cache(cache, static_cast<int>(l), rows, s.k.back().data(), s.v.back().data());
   }
   return s;
 }

@@ -36,11 +36,22 @@ struct Weight {
   int64_t row_bytes() const { return greta::row_bytes(type, cols); }
 };
 
-// Per-layer key/value cache of one sequence: [n_ctx][kv_dim] f32 per layer.
+// Per-layer key/value cache of one sequence: [n_ctx][kv_dim] rows per layer, each element
+// of `type` (F32, or F16 where a backend offers it), in the backend's memory.
 struct KvCache {
   int64_t n_ctx = 0;
   int64_t kv_dim = 0;
-  std::vector<Act> k, v;  // one per layer
+  TensorType type = TensorType::F32;
+  std::vector<void*> k, v;  // one per layer
+  float* k_f32(int layer) const { return static_cast<float*>(k[layer]); }
+  float* v_f32(int layer) const { return static_cast<float*>(v[layer]); }
+};
+
+// How a route rounds the operands of its products before multiplying them, for the audit's
+// budgets: the unit roundoff applied to each operand (0: exact f32 operands, the f32 contract).
+struct RoutePrecision {
+  double matmul_operand_unit = 0;     // each weight and each activation of a matrix product
+  double attention_operand_unit = 0;  // each query element (q·k) and each probability (p·v)
 };
 
 struct AttentionShape {
@@ -59,6 +70,13 @@ class Backend {
   virtual Weight upload(TensorType type, const void* host, int64_t rows, int64_t cols) = 0;
   virtual Act alloc(int64_t rows, int64_t cols) = 0;
   virtual void release(Act a) = 0;
+  // The KV cache (default: f32 rows from alloc()); read_cache returns rows [0, rows) of one
+  // layer as f32, converted from the cache's element type.
+  virtual KvCache alloc_cache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim);
+  virtual void free_cache(KvCache& cache);
+  virtual void read_cache(const KvCache& cache, int layer, int64_t rows, float* k, float* v);
+  // Operand rounding of a route (default: exact f32 operands).
+  virtual RoutePrecision precision(Route) const { return {}; }
   virtual void to_host(Act src, int64_t first_row, int64_t n_rows, float* dst) = 0;
   virtual void from_host(const float* src, Act dst, int64_t first_row, int64_t n_rows) = 0;
 

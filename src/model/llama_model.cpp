@@ -32,22 +32,10 @@ LlamaModel::~LlamaModel() {
 }
 
 KvCache LlamaModel::make_cache(int64_t n_ctx) const {
-  KvCache c;
-  c.n_ctx = n_ctx;
-  c.kv_dim = config_.kv_dim();
-  for (int64_t l = 0; l < config_.n_layers; ++l) {
-    c.k.push_back(backend_.alloc(n_ctx, c.kv_dim));
-    c.v.push_back(backend_.alloc(n_ctx, c.kv_dim));
-  }
-  return c;
+  return backend_.alloc_cache(config_.n_layers, n_ctx, config_.kv_dim());
 }
 
-void LlamaModel::free_cache(KvCache& c) const {
-  for (auto& a : c.k) backend_.release(a);
-  for (auto& a : c.v) backend_.release(a);
-  c.k.clear();
-  c.v.clear();
-}
+void LlamaModel::free_cache(KvCache& c) const { backend_.free_cache(c); }
 
 void LlamaModel::validate_faults(const FaultSet& faults) const {
   const auto& c = config_;

@@ -81,11 +81,7 @@ TEST(DISABLED_KernelBench, DecodeStepSmallOps) {
   Act k = b->alloc(1, kv_dim), v = b->alloc(1, kv_dim), q = b->alloc(1, dim), att = b->alloc(1, dim);
   std::vector<float> ones(ffn, 0.5f);
   const Weight norm = b->upload(TensorType::F32, ones.data(), 1, dim);
-  KvCache cache;
-  cache.n_ctx = n_ctx;
-  cache.kv_dim = kv_dim;
-  cache.k = {b->alloc(n_ctx, kv_dim)};
-  cache.v = {b->alloc(n_ctx, kv_dim)};
+  KvCache cache = b->alloc_cache(1, n_ctx, kv_dim);
   std::vector<float> cs(64 * 2, 0.5f);
   auto report = [&](const char* what, double s) { std::printf("%-28s %7.2f us\n", what, s * 1e6); };
   report("rmsnorm 1x4096", median_seconds(*b, 10, 100, [&] { b->rmsnorm(x, norm, 1e-5f, y); }));
@@ -103,7 +99,8 @@ TEST(DISABLED_KernelBench, DecodeStepSmallOps) {
   report("add 1x4096", median_seconds(*b, 10, 100, [&] { b->add(x, y, x); }));
   std::vector<float> host(dim);
   report("to_host 1x4096", median_seconds(*b, 10, 100, [&] { b->to_host(x, 0, 1, host.data()); }));
-  for (Act* p : {&x, &y, &g, &u, &a, &k, &v, &q, &att, &cache.k[0], &cache.v[0]}) b->release(*p);
+  for (Act* p : {&x, &y, &g, &u, &a, &k, &v, &q, &att}) b->release(*p);
+  b->free_cache(cache);
 }
 
 }  // namespace

@@ -282,10 +282,10 @@ TEST_P(CudaAttention, BothRoutesMatchTheCpu) {
   auto [vg, vc] = p.acts(v_all, c.n_ctx, kv_dim);
   auto [cache_kg, cache_kc] = p.acts({}, c.n_ctx, kv_dim);
   auto [cache_vg, cache_vc] = p.acts({}, c.n_ctx, kv_dim);
-  gc.k = {cache_kg};
-  gc.v = {cache_vg};
-  cc.k = {cache_kc};
-  cc.v = {cache_vc};
+  gc.k = {cache_kg.data};
+  gc.v = {cache_vg.data};
+  cc.k = {cache_kc.data};
+  cc.v = {cache_vc.data};
   std::vector<int32_t> all_pos(c.n_ctx);
   for (int64_t i = 0; i < c.n_ctx; ++i) all_pos[i] = static_cast<int32_t>(i);
   p.gpu->kv_store(gc, 0, kg, vg, all_pos.data());

@@ -17,8 +17,8 @@ namespace {
 // the window (fault injection): key j is read from row max(j - kv_shift, 0).
 void attend_row(const float* q, const KvCache& cache, int layer, int kv_head, int head_dim, int64_t n_keys,
                 int kv_shift, std::vector<float>& scores, float* out) {
-  const Act& K = cache.k[layer];
-  const Act& V = cache.v[layer];
+  const Act K{cache.k_f32(layer), cache.n_ctx, cache.kv_dim};
+  const Act V{cache.v_f32(layer), cache.n_ctx, cache.kv_dim};
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   scores.resize(static_cast<size_t>(n_keys));
   auto row_of = [&](int64_t j) { return std::max<int64_t>(j - kv_shift, 0); };

@@ -80,8 +80,8 @@ void CpuBackend::rope(Act x, int head_dim, int rope_dim, const float* cos_sin) {
 
 void CpuBackend::kv_store(KvCache& cache, int layer, Act k, Act v, const int32_t* pos) {
   for (int64_t i = 0; i < k.rows; ++i) {
-    std::memcpy(cache.k[layer].row(pos[i]), k.row(i), static_cast<size_t>(k.cols) * sizeof(float));
-    std::memcpy(cache.v[layer].row(pos[i]), v.row(i), static_cast<size_t>(v.cols) * sizeof(float));
+    std::memcpy(cache.k_f32(layer) + pos[i] * cache.kv_dim, k.row(i), static_cast<size_t>(k.cols) * sizeof(float));
+    std::memcpy(cache.v_f32(layer) + pos[i] * cache.kv_dim, v.row(i), static_cast<size_t>(v.cols) * sizeof(float));
   }
 }
 

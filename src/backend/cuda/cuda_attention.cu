@@ -59,8 +59,8 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
   __syncthreads();
 
   const float scale = 1.0f / sqrtf(static_cast<float>(hd));
-  const float* k_base = a.k_cache + static_cast<int64_t>(kv_head) * hd;
-  const float* v_base = a.v_cache + static_cast<int64_t>(kv_head) * hd;
+  const float* k_base = static_cast<const float*>(a.k_cache) + static_cast<int64_t>(kv_head) * hd;
+  const float* v_base = static_cast<const float*>(a.v_cache) + static_cast<int64_t>(kv_head) * hd;
   float m = -INFINITY, l = 0.0f;
   float acc[LaneDims];
 #pragma unroll

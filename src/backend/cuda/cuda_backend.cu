@@ -47,7 +47,9 @@ void require(bool ok, const std::string& what) {
 
 }  // namespace
 
-CudaBackend::CudaBackend(int device) : device_(device) {
+CudaBackend::CudaBackend(int device, CudaOptions options) : device_(device), options_(options) {
+  if (options_.kv_type != TensorType::F32 && options_.kv_type != TensorType::F16)
+    throw InputError("the CUDA KV cache is f16 or f32");
   const int n = device_count();
   if (n == 0) throw InputError("no CUDA device found: use --backend cpu");
   if (device < 0 || device >= n)
@@ -63,7 +65,7 @@ CudaBackend::CudaBackend(int device) : device_(device) {
 CudaBackend::~CudaBackend() {
   cudaDeviceSynchronize();
   for (void* p : weights_) cudaFree(p);
-  for (Scratch* s : {&tokens_, &positions_, &cos_sin_, &partial_})
+  for (Scratch* s : {&tokens_, &positions_, &cos_sin_, &partial_, &w16_, &x16_})
     if (s->ptr) cudaFree(s->ptr);
   for (Stage& st : stages_) {
     if (st.host) cudaFreeHost(st.host);
@@ -150,6 +152,52 @@ void CudaBackend::release(Act a) {
   if (a.data) check(cudaFree(a.data), "cudaFree");
 }
 
+KvCache CudaBackend::alloc_cache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim) {
+  KvCache c;
+  c.n_ctx = n_ctx;
+  c.kv_dim = kv_dim;
+  c.type = options_.kv_type;
+  const size_t bytes = std::max<size_t>(static_cast<size_t>(n_ctx * kv_dim) * type_traits(c.type).block_bytes, 16);
+  for (int64_t l = 0; l < n_layers; ++l)
+    for (auto* side : {&c.k, &c.v}) {
+      void* d = nullptr;
+      check(cudaMalloc(&d, bytes), "cudaMalloc (KV cache)");
+      check(cudaMemset(d, 0, bytes), "cudaMemset");
+      side->push_back(d);
+    }
+  return c;
+}
+
+void CudaBackend::free_cache(KvCache& cache) {
+  for (auto* side : {&cache.k, &cache.v})
+    for (void* p : *side) check(cudaFree(p), "cudaFree");
+  cache.k.clear();
+  cache.v.clear();
+}
+
+void CudaBackend::read_cache(const KvCache& cache, int layer, int64_t rows, float* k, float* v) {
+  const int64_t n = rows * cache.kv_dim;
+  if (cache.type == TensorType::F32) {
+    check(cudaMemcpy(k, cache.k[layer], static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToHost), "read_cache");
+    check(cudaMemcpy(v, cache.v[layer], static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToHost), "read_cache");
+    return;
+  }
+  auto* tmp = static_cast<float*>(scratch(partial_, static_cast<size_t>(n) * sizeof(float)));
+  for (auto [src, dst] : {std::pair{cache.k[layer], k}, std::pair{cache.v[layer], v}}) {
+    launch_f16_to_f32(static_cast<const uint16_t*>(src), n, tmp);
+    check(cudaMemcpy(dst, tmp, static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToHost), "read_cache");
+  }
+}
+
+RoutePrecision CudaBackend::precision(Route route) const {
+  RoutePrecision p;
+  if (route == Route::Gemm && options_.tensor_cores) {
+    p.matmul_operand_unit = 0x1.0p-11;  // f16 round to nearest
+    if (options_.kv_type == TensorType::F16) p.attention_operand_unit = 0x1.0p-11;
+  }
+  return p;
+}
+
 void CudaBackend::to_host(Act src, int64_t first_row, int64_t n_rows, float* dst) {
   check(cudaMemcpy(dst, src.row(first_row), act_bytes(n_rows, src.cols), cudaMemcpyDeviceToHost), "to_host");
 }
@@ -188,7 +236,8 @@ void CudaBackend::rope(Act x, int head_dim, int rope_dim, const float* cos_sin) 
 
 void CudaBackend::kv_store(KvCache& cache, int layer, Act k, Act v, const int32_t* pos) {
   const auto* d_pos = static_cast<const int32_t*>(upload_small(positions_, pos, static_cast<size_t>(k.rows) * sizeof(int32_t)));
-  launch_kv_store(k.data, v.data, k.rows, cache.kv_dim, d_pos, cache.k[layer].data, cache.v[layer].data);
+  launch_kv_store(k.data, v.data, k.rows, cache.kv_dim, d_pos, cache.k[layer], cache.v[layer],
+                  cache.type == TensorType::F16);
 }
 
 void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer, const int32_t* pos,
@@ -211,8 +260,9 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
         partial_, static_cast<size_t>(q.rows) * s.n_heads * n_splits * (s.head_dim + 2) * sizeof(float)));
   AttentionArgs a;
   a.q = q.data;
-  a.k_cache = cache.k[layer].data;
-  a.v_cache = cache.v[layer].data;
+  a.k_cache = cache.k[layer];
+  a.v_cache = cache.v[layer];
+  a.kv_f16 = cache.type == TensorType::F16;
   a.kv_dim = cache.kv_dim;
   a.pos = static_cast<const int32_t*>(upload_small(positions_, pos, static_cast<size_t>(q.rows) * sizeof(int32_t)));
   a.rows = q.rows;

@@ -16,10 +16,19 @@ namespace greta::cuda {
 // Number of CUDA devices the runtime sees (0 when there is no driver or no device).
 int device_count();
 
+// How the backend trades exactness for speed. The defaults are the fast setting: prefill
+// products on tensor cores with f16 operands, an f16 KV cache and flash-attention prefill.
+// {false, F32} is the exact f32 contract (every product of exact weights and f32
+// activations, f32 cache), the setting for audits that want the tightest budgets.
+struct CudaOptions {
+  bool tensor_cores = true;              // Route::Gemm matmul and attention on tensor cores (f16 operands)
+  TensorType kv_type = TensorType::F16;  // F16 or F32
+};
+
 class CudaBackend final : public Backend {
  public:
   // Uses device `device`; InputError if there is no CUDA device.
-  explicit CudaBackend(int device = 0);
+  explicit CudaBackend(int device = 0, CudaOptions options = {});
   ~CudaBackend() override;
   CudaBackend(const CudaBackend&) = delete;
   CudaBackend& operator=(const CudaBackend&) = delete;
@@ -30,6 +39,11 @@ class CudaBackend final : public Backend {
   Weight upload(TensorType type, const void* host, int64_t rows, int64_t cols) override;
   Act alloc(int64_t rows, int64_t cols) override;
   void release(Act a) override;
+  KvCache alloc_cache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim) override;
+  void free_cache(KvCache& cache) override;
+  void read_cache(const KvCache& cache, int layer, int64_t rows, float* k, float* v) override;
+  RoutePrecision precision(Route route) const override;
+  const CudaOptions& options() const { return options_; }
   void to_host(Act src, int64_t first_row, int64_t n_rows, float* dst) override;
   void from_host(const float* src, Act dst, int64_t first_row, int64_t n_rows) override;
 
@@ -73,10 +87,12 @@ class CudaBackend final : public Backend {
   size_t next_stage_ = 0;
 
   int device_ = 0;
+  CudaOptions options_;
   std::string device_name_;
   int sm_major_ = 0, sm_minor_ = 0;
   std::vector<void*> weights_;  // freed with the backend
   Scratch tokens_, positions_, cos_sin_, partial_;
+  Scratch w16_, x16_;  // f16 operands of the tensor-core matmul (weights dequantized per call)
 };
 
 }  // namespace greta::cuda

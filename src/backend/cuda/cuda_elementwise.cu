@@ -1,6 +1,7 @@
 // Row-wise and element-wise ops: embedding lookup, rmsnorm, RoPE, KV store, SwiGLU, add,
 // scale. Each follows the CPU backend's expression literally (cpu_backend.cpp), with the
 // products spelled __fmul_rn where the compiler could otherwise fuse them.
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -113,16 +114,26 @@ __global__ void rope_kernel(float* __restrict__ x, int64_t rows, int64_t cols, i
   v[1] = __fadd_rn(__fmul_rn(a, s), __fmul_rn(b, c));
 }
 
+// Cache element: f32 as it is, or f16 rounded to nearest.
+__device__ __forceinline__ void store_elem(float* p, float v) { *p = v; }
+__device__ __forceinline__ void store_elem(__half* p, float v) { *p = __float2half_rn(v); }
+
+template <class E>
 __global__ void kv_store_kernel(const float* __restrict__ k, const float* __restrict__ v, int64_t rows, int64_t kv_dim,
-                                const int32_t* __restrict__ pos, float* __restrict__ kc, float* __restrict__ vc) {
+                                const int32_t* __restrict__ pos, E* __restrict__ kc, E* __restrict__ vc) {
   wait_for_prior_kernels();
   allow_next_kernel();
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= rows * kv_dim) return;
   const int64_t r = idx / kv_dim, c = idx % kv_dim;
   const int64_t dst = static_cast<int64_t>(pos[r]) * kv_dim + c;
-  kc[dst] = k[idx];
-  vc[dst] = v[idx];
+  store_elem(kc + dst, k[idx]);
+  store_elem(vc + dst, v[idx]);
+}
+
+__global__ void f16_to_f32_kernel(const __half* __restrict__ src, int64_t n, float* __restrict__ dst) {
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx < n) dst[idx] = __half2float(src[idx]);
 }
 
 __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up, int64_t n,
@@ -176,12 +187,23 @@ void launch_rope(float* x, int64_t rows, int64_t cols, int head_dim, int rope_di
   check_launch("rope");
 }
 
-void launch_kv_store(const float* k, const float* v, int64_t rows, int64_t kv_dim, const int32_t* pos, float* k_cache,
-                     float* v_cache) {
+void launch_kv_store(const float* k, const float* v, int64_t rows, int64_t kv_dim, const int32_t* pos, void* k_cache,
+                     void* v_cache, bool kv_f16) {
   if (rows == 0) return;
-  launch_chained(kv_store_kernel, dim3(blocks_for(rows * kv_dim)), dim3(kThreads), 0, k, v, rows, kv_dim, pos, k_cache,
-                 v_cache);
+  const dim3 grid(blocks_for(rows * kv_dim));
+  if (kv_f16)
+    launch_chained(kv_store_kernel<__half>, grid, dim3(kThreads), 0, k, v, rows, kv_dim, pos, static_cast<__half*>(k_cache),
+                   static_cast<__half*>(v_cache));
+  else
+    launch_chained(kv_store_kernel<float>, grid, dim3(kThreads), 0, k, v, rows, kv_dim, pos, static_cast<float*>(k_cache),
+                   static_cast<float*>(v_cache));
   check_launch("kv_store");
+}
+
+void launch_f16_to_f32(const uint16_t* src, int64_t n, float* dst) {
+  if (n == 0) return;
+  f16_to_f32_kernel<<<blocks_for(n), kThreads>>>(reinterpret_cast<const __half*>(src), n, dst);
+  check_launch("f16_to_f32");
 }
 
 void launch_swiglu(const float* gate, const float* up, int64_t n, float* out) {

@@ -31,16 +31,33 @@ void launch_gemv(TensorType type, const void* w, int64_t row_bytes, int64_t n_ro
 void launch_gemm(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x,
                  int64_t ldx, int64_t n_tokens, float* y, int64_t ldy);
 
+// The tensor-core prefill route: both operands rounded to f16 (round to nearest) in rows of
+// k_pad = mma_k_padded(k) elements, zeros past k, products accumulated in f32 on the
+// tensor cores. f16 values travel as uint16_t bit patterns to keep CUDA types out of here.
+constexpr int64_t kMmaKAlign = 64;
+inline int64_t mma_k_padded(int64_t k) { return (k + kMmaKAlign - 1) / kMmaKAlign * kMmaKAlign; }
+// out[r][0..k_pad) = f16(W[r][k]) for the exactly dequantized weights, zeros past k.
+void launch_dequant_f16(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, uint16_t* out);
+// out[t][0..k_pad) = f16(x[t][k]), zeros past k; x rows are ldx floats apart.
+void launch_to_f16(const float* x, int64_t ldx, int64_t n_tokens, int64_t k, uint16_t* out);
+// y[t][r] = Σ_k w16[r][k] · x16[t][k] (f32 accumulation) for r < n_rows, t < n_tokens; y rows ldy apart.
+void launch_gemm_f16(const uint16_t* w16, int64_t n_rows, const uint16_t* x16, int64_t n_tokens, int64_t k_pad, float* y,
+                     int64_t ldy);
+
 // cos_sin: [rows][rope_dim/2][2] in device memory.
 void launch_rope(float* x, int64_t rows, int64_t cols, int head_dim, int rope_dim, const float* cos_sin);
-// cache rows pos[i] of k_cache / v_cache (kv_dim wide) = k[i] / v[i].
-void launch_kv_store(const float* k, const float* v, int64_t rows, int64_t kv_dim, const int32_t* pos, float* k_cache,
-                     float* v_cache);
+// cache rows pos[i] of k_cache / v_cache (kv_dim wide) = k[i] / v[i]; an f16 cache
+// (kv_f16) stores them rounded to nearest f16, an f32 cache stores them as they are.
+void launch_kv_store(const float* k, const float* v, int64_t rows, int64_t kv_dim, const int32_t* pos, void* k_cache,
+                     void* v_cache, bool kv_f16);
+// dst[i] = float(src[i]) for n f16 values.
+void launch_f16_to_f32(const uint16_t* src, int64_t n, float* dst);
 
 struct AttentionArgs {
   const float* q = nullptr;  // [rows][n_heads * head_dim]
-  const float* k_cache = nullptr;
-  const float* v_cache = nullptr;
+  const void* k_cache = nullptr;  // [n_ctx][kv_dim], f16 when kv_f16 else f32
+  const void* v_cache = nullptr;
+  bool kv_f16 = false;
   int64_t kv_dim = 0;
   const int32_t* pos = nullptr;  // device, one per row: keys 0..pos[i]
   int64_t rows = 0;
@@ -52,6 +69,12 @@ struct AttentionArgs {
 // with n_splits > 1, `partial` holds rows*n_heads*n_splits*(head_dim+2) floats and a
 // second pass combines the segments.
 void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial);
+// Prefill attention on tensor cores (flash attention): needs an f16 cache and head_dim a
+// multiple of 8 up to 128. Query tiles × key tiles with an online softmax in f32; q is
+// rounded to f16 for the q·k products and each probability to f16 for the p·v products,
+// both accumulated in f32; causal by pos[i] (keys 0..pos[i]); GQA; O(rows) memory.
+bool flash_attention_supported(int head_dim);
+void launch_flash_attention(const AttentionArgs& a);
 
 void launch_swiglu(const float* gate, const float* up, int64_t n, float* out);
 void launch_add(const float* a, const float* b, int64_t n, float* out);
