@@ -18,10 +18,10 @@ namespace {
 struct AuditCommandOptions {
   ModelOptions model;
   std::string text, prompts_dir, ids, out, layers, points, ref_backend;
-  double cross_tolerance = 1e-3;
+  double cross_tolerance = -1;  // < 0: the default for the backend's precision
   std::vector<std::string> files, refs, routes, injects;
   int span = 0, repeat = 1;
-  double tolerance = 1e-4;
+  double tolerance = -1;
   bool allow_drift = false, no_bos = false, no_special = false;
 };
 
@@ -86,6 +86,7 @@ int run(const AuditCommandOptions& o) {
   if (!o.ref_backend.empty()) {
     ModelOptions ro = o.model;
     ro.backend = o.ref_backend;
+    ro.precision = "exact";  // the reference runs the f32 contract
     reference = load_model(ro);
     ao.reference = reference.model.get();
     ao.cross_tolerance = o.cross_tolerance;
@@ -124,11 +125,15 @@ void register_audit(CLI::App& app) {
   cmd->add_option("--inject", o->injects, "inject a fault ROUTE:POINT[@LAYER]:KIND[=ARG] (repeatable; see docs/audit.md)");
   cmd->add_option("--span", o->span, "logits span gate over N decode steps (0 = off)")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--repeat", o->repeat, "run N times; traces and tokens must be bit-identical")->check(CLI::Range(1, 1000));
-  cmd->add_option("--tol", o->tolerance, "global relative-L2 tolerance per stage")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--tol", o->tolerance,
+                  "global relative-L2 tolerance per stage (default: 1e-4 for f32 routes, 16u for routes rounding operands "
+                  "with unit u, e.g. 7.8e-3 for f16 tensor cores)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--ref-backend", o->ref_backend, "also compare every stage with this backend (e.g. cpu), run clean")
       ->check(CLI::IsMember({"cpu", "cuda"}));
-  cmd->add_option("--cross-tol", o->cross_tolerance, "relative-L2 tolerance per stage between backends")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--cross-tol", o->cross_tolerance,
+                  "relative-L2 tolerance per stage between backends (default: 1e-3, or 16u as for --tol)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--allow-drift", o->allow_drift, "exit 0 on DRIFT (accumulated rounding, no op over budget)");
   cmd->add_flag("--no-bos", o->no_bos, "do not add BOS to text prompts");
   cmd->add_flag("--no-special", o->no_special, "do not parse special tokens in text prompts");

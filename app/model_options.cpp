@@ -17,12 +17,19 @@ void add_model_options(CLI::App& cmd, ModelOptions& o) {
   o.backend = "auto";  // cuda when this build has it and a device is present, else cpu
   cmd.add_option("--backend", o.backend, "compute backend: cpu, cuda, or auto (cuda when a device is present)")
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
+  cmd.add_option("--precision", o.precision,
+                 "CUDA arithmetic: fast (default: f16 tensor-core prefill, f16 KV cache) or exact (f32 throughout, "
+                 "the tightest audit budgets); the CPU backend is always exact")
+      ->check(CLI::IsMember({"fast", "exact"}));
+  cmd.add_option("--chunk", o.chunk, "prefill chunk: prompts are processed this many tokens at a time (bounds memory)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->capture_default_str();
 }
 
 LoadedModel load_model(const ModelOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   LoadedModel m;
-  m.backend = make_backend(o.backend, o.threads);
+  m.backend = make_backend(o.backend, o.threads, o.precision);
   gguf::GgufFile file = [&] {
     if (!o.model_path.empty()) return gguf::GgufFile::open(o.model_path);
     m.builtin = true;
@@ -35,6 +42,7 @@ LoadedModel load_model(const ModelOptions& o) {
   if (vocab.model != "no_vocab") m.tokenizer.emplace(std::move(vocab));
   m.display_name = m.builtin ? "greta-builtin" : o.model_path;
   m.model = std::make_unique<LlamaModel>(std::move(file), *m.backend);
+  m.model->set_chunk_rows(o.chunk);
   if (o.ctx > 0 && o.ctx > m.model->config().n_ctx_train)
     std::fprintf(stderr, "greta: warning: -c %lld is beyond the model's training context of %lld tokens\n",
                  static_cast<long long>(o.ctx), static_cast<long long>(m.model->config().n_ctx_train));

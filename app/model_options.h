@@ -16,6 +16,8 @@ struct ModelOptions {
   int threads = 0;         // 0: all hardware threads
   int64_t ctx = 0;         // 0: the model's training context
   std::string backend = "auto";  // cuda when built with it and a GPU is present
+  std::string precision;         // "" (backend default), fast or exact
+  int64_t chunk = LlamaModel::kDefaultChunkRows;  // prefill chunk in tokens
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o);

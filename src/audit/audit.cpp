@@ -13,6 +13,12 @@
 #include "trace/row_stats.h"
 
 namespace greta::audit {
+
+// Scaling of the default thresholds with the operand unit u of rounded-operand routes,
+// set from measurements of clean runs (docs/audit.md): stage relative L2 and span gap.
+constexpr double kStageTolerancePerUnit = 16;
+constexpr double kSpanGapPerUnit = 64;
+constexpr double kSpanKlPerUnitSquared = 16;
 namespace {
 
 using trace::Point;
@@ -103,8 +109,8 @@ PromptAudit audit_prompt(LlamaModel& model, const LocalChecker& checker, const A
     StageResult r;
     r.id = id;
     global_error(*ra, *rb, r);
-    r.local_prefill = checker.check(run.prefill_last, run.cache_a, token, id);
-    r.local_decode = checker.check(run.decode0, run.cache_b, token, id);
+    r.local_prefill = checker.check(run.prefill_last, run.cache_a, token, id, model.backend().precision(o.routes.prefill));
+    r.local_decode = checker.check(run.decode0, run.cache_b, token, id, model.backend().precision(o.routes.decode));
     pa.stages.push_back(r);
     if (trace_rows) {
       trace_rows->push_back({p.id, "prefill_last", id, run.prefill_last.position(), *ra});
@@ -161,9 +167,30 @@ std::string route_text(const RouteConfig& r) {
 
 }  // namespace
 
-AuditReport run_audit(LlamaModel& model, const std::vector<AuditPrompt>& prompts, const AuditOptions& o,
+Thresholds default_thresholds(const Backend& backend, const RouteConfig& routes) {
+  Thresholds t;
+  const double u = std::max({backend.precision(routes.prefill).matmul_operand_unit,
+                             backend.precision(routes.decode).matmul_operand_unit,
+                             backend.precision(routes.prefill).attention_operand_unit,
+                             backend.precision(routes.decode).attention_operand_unit});
+  if (u > 0) {
+    t.tolerance = std::max(t.tolerance, kStageTolerancePerUnit * u);
+    t.cross_tolerance = std::max(t.cross_tolerance, kStageTolerancePerUnit * u);
+    t.span_gap = std::max(t.span_gap, kSpanGapPerUnit * u);
+    t.span_max_mean_kl = std::max(t.span_max_mean_kl, kSpanKlPerUnitSquared * u * u);
+  }
+  return t;
+}
+
+AuditReport run_audit(LlamaModel& model, const std::vector<AuditPrompt>& prompts, const AuditOptions& options,
                       std::vector<TraceRow>* trace_rows) {
   const auto t0 = std::chrono::steady_clock::now();
+  AuditOptions o = options;
+  const Thresholds defaults = default_thresholds(model.backend(), o.routes);
+  if (o.tolerance < 0) o.tolerance = defaults.tolerance;
+  if (o.cross_tolerance < 0) o.cross_tolerance = defaults.cross_tolerance;
+  if (o.span_gap < 0) o.span_gap = defaults.span_gap;
+  if (o.span_max_mean_kl < 0) o.span_max_mean_kl = defaults.span_max_mean_kl;
   model.validate_faults(o.faults);
   for (int l : o.layers)
     if (l >= model.config().n_layers)

@@ -35,13 +35,25 @@ struct AuditOptions {
   FaultSet faults;
   int span = 0;                     // logits span gate over this many decode steps (0: off)
   int repeat = 1;                   // run everything this many times; traces and tokens must be bit-identical
-  double tolerance = 1e-4;          // global relative L2 above which a stage "mismatches"
+  // Thresholds below zero take the defaults for the backend's precision (default_thresholds).
+  double tolerance = -1;            // global relative L2 above which a stage "mismatches"
   bool allow_drift = false;         // DRIFT does not fail the audit
   // Cross-backend audit: the same prompt run clean on this model (another backend over the
   // same file, e.g. the CPU) and compared stage by stage with the audited model's rows.
   LlamaModel* reference = nullptr;
-  double cross_tolerance = 1e-3;    // relative L2 per stage between the two backends
+  double cross_tolerance = -1;      // relative L2 per stage between the two backends
+  double span_gap = -1;             // span gate: top-1 must agree where prefill's top-1/top-2 gap is at least this
+  double span_max_mean_kl = -1;     // span gate: largest mean KL between the two paths' distributions
 };
+
+// Default thresholds for a backend and route choice. The f32 contract (exact operands,
+// both routes): 1e-4 relative L2 per stage, 1e-3 across backends, span gap 1e-3 and mean
+// KL 1e-5. A route that rounds its operands with unit u (tensor cores: f16, u = 2^-11)
+// moves every stage by a few u, so the stage thresholds scale with u (see docs/audit.md).
+struct Thresholds {
+  double tolerance = 1e-4, cross_tolerance = 1e-3, span_gap = 1e-3, span_max_mean_kl = 1e-5;
+};
+Thresholds default_thresholds(const Backend& backend, const RouteConfig& routes);
 
 // Where a stage is: layer -1 for final_norm and logits.
 struct StageId {

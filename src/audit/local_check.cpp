@@ -13,8 +13,11 @@ using trace::Point;
 
 constexpr double kUnit = 0x1.0p-24;  // f32 unit roundoff
 constexpr double kTiny = 1e-30;      // keeps budgets of exact zeros positive
+// Absolute error of rounding a value to a reduced format near zero: half the spacing of
+// f16 subnormals (2^-24), the floor under the relative operand unit.
+constexpr double kF16SubnormalHalfUlp = 0x1.0p-25;
 
-double gamma(double k) { return k * kUnit / (1.0 - k * kUnit); }
+double gamma(double k, double unit = kUnit) { return k * unit / (1.0 - k * unit); }
 
 // ratio = max_i |y_i − y64_i| / budget_i
 LocalCheck compare(const std::vector<float>& y, const std::vector<double>& y64, const std::vector<double>& budget) {
@@ -54,25 +57,32 @@ LocalChecker::LocalChecker(const LlamaModel& model) : model_(model) {
   freqs_ = rope_frequencies(model.config(), w.rope_freq_factors.empty() ? nullptr : w.rope_freq_factors.data());
 }
 
-LocalCheck LocalChecker::matmul(const Weight& w, const std::vector<float>& x, const std::vector<float>& y) const {
+LocalCheck LocalChecker::matmul(const Weight& w, const std::vector<float>& x, const std::vector<float>& y,
+                                 const RoutePrecision& pr) const {
   // y_r = Σ_k w_rk x_k with f32 fused accumulation: |y − y64| ≤ γ_K Σ_k |w_rk x_k| (+ the final rounding).
+  // Operands rounded with unit u before the product (tensor cores) add (2u + u²) Σ|w x| and,
+  // near zero, η Σ(|w| + |x|)(1 + u) + K η² (η: half an f16 subnormal step).
   // Rows are independent, so they are spread over the machine's threads (an 8B model has
   // 8 billion weights to recompute per recorded row).
   std::vector<double> y64(w.rows), budget(w.rows);
   const auto* base = static_cast<const uint8_t*>(w.host);
-  const double g = gamma(static_cast<double>(w.cols) + 1);
+  const double u = pr.matmul_operand_unit, eta = u > 0 ? kF16SubnormalHalfUlp : 0.0;
+  const double g = gamma(static_cast<double>(w.cols) + 1, pr.accumulation_unit) + (2 * u + u * u) * (1 + kUnit);
+  double x_abs = 0;
+  for (float v : x) x_abs += std::fabs(double(v));
   auto rows = [&](int64_t r0, int64_t r1) {
     std::vector<float> row(w.cols);
     for (int64_t r = r0; r < r1; ++r) {
       quant::dequantize_row(w.type, base + r * w.row_bytes(), row.data(), w.cols);
-      double s = 0, a = 0;
+      double s = 0, a = 0, w_abs = 0;
       for (int64_t k = 0; k < w.cols; ++k) {
         const double p = double(row[k]) * x[k];
         s += p;
         a += std::fabs(p);
+        w_abs += std::fabs(double(row[k]));
       }
       y64[r] = s;
-      budget[r] = g * a;
+      budget[r] = g * a + (eta > 0 ? 1.01 * (eta * (w_abs + x_abs) * (1 + u) + double(w.cols) * eta * eta) : 0.0);
     }
   };
   const int64_t threads = w.rows * w.cols < (int64_t{1} << 20) ? 1 : std::max(1u, std::thread::hardware_concurrency());
@@ -111,10 +121,18 @@ LocalCheck LocalChecker::rope(const std::vector<float>& x, const std::vector<flo
 }
 
 LocalCheck LocalChecker::attention(const std::vector<float>& q, const CacheSnapshot& cache, int layer, int32_t pos,
-                                   const std::vector<float>& y) const {
+                                   const std::vector<float>& y, const RoutePrecision& pr) const {
   // Scores carry |δs_j| ≤ γ_d Σ|q k_j|/√d + u|s_j|; softmax turns a score error Δ into a
   // relative probability error ≤ e^{2Δ} − 1, plus (n+4)u of its own rounding; the weighted
   // sum adds γ_n. Budget_d = 1.25 (γ_n + ε_p + 2u) Σ_j p_j |v_jd|.
+  // With operands rounded at unit v (tensor cores: q for q·k, each probability for p·v),
+  // the scores gain (v + η-terms) Σ|q k_j|/√d and ε_p gains v, plus η Σ_j |v_jd| / Σ_j p_j
+  // for probabilities rounded near zero; the adds use the route's accumulation unit. Such
+  // kernels also scale scores by log2(e) and use the hardware exp2 (relative error below
+  // 2^-22): two more roundings of s_j and 4u per probability.
+  const double ua = pr.attention_operand_unit, eta = ua > 0 ? kF16SubnormalHalfUlp : 0.0;
+  const double s_unit = ua > 0 ? 4 * kUnit : 2 * kUnit, p_extra = ua > 0 ? ua + 4 * kUnit : 0.0;
+  const double acc_unit = std::max(kUnit, pr.accumulation_unit);
   const auto& c = model_.config();
   const int64_t d = c.head_dim, n = pos + 1, kvd = c.kv_dim(), group = c.n_heads / c.n_kv_heads;
   const auto& K = cache.k[layer];
@@ -128,13 +146,15 @@ LocalCheck LocalChecker::attention(const std::vector<float>& q, const CacheSnaps
     double mx = -INFINITY, delta = 0;
     for (int64_t j = 0; j < n; ++j) {
       const float* k = K.data() + j * kvd + kvh * d;
-      double dot = 0, a = 0;
+      double dot = 0, a = 0, k_abs = 0;
       for (int64_t i = 0; i < d; ++i) {
         dot += double(qh[i]) * k[i];
         a += std::fabs(double(qh[i]) * k[i]);
+        k_abs += std::fabs(double(k[i]));
       }
       s[j] = dot * scale;
-      delta = std::max(delta, gamma(double(d) + 1) * a * scale + 2 * kUnit * std::fabs(s[j]));
+      delta = std::max(delta, (gamma(double(d) + 1, acc_unit) + ua * (1 + kUnit)) * a * scale +
+                                  1.01 * eta * k_abs * scale + s_unit * std::fabs(s[j]));
       mx = std::max(mx, s[j]);
     }
     double sum = 0, spread = 0;
@@ -143,22 +163,24 @@ LocalCheck LocalChecker::attention(const std::vector<float>& q, const CacheSnaps
       sum += p[j];
       spread = std::max(spread, mx - s[j]);
     }
-    const double eps_p = std::expm1(2 * delta) + (double(n) + 4) * kUnit + kUnit * spread;
+    const double eps_p = std::expm1(2 * delta) + (double(n) + 4) * kUnit + kUnit * spread + p_extra;
     for (int64_t i = 0; i < d; ++i) {
-      double acc = 0, mag = 0;
+      double acc = 0, mag = 0, v_abs = 0;
       for (int64_t j = 0; j < n; ++j) {
         const double v = V[j * kvd + kvh * d + i];
         acc += p[j] / sum * v;
         mag += p[j] / sum * std::fabs(v);
+        v_abs += std::fabs(v);
       }
       y64[h * d + i] = acc;
-      budget[h * d + i] = 1.25 * (gamma(double(n) + 1) + eps_p + 2 * kUnit) * mag;
+      budget[h * d + i] = 1.25 * (gamma(double(n) + 1, acc_unit) + eps_p + 2 * kUnit) * mag + 1.25 * eta * v_abs / sum;
     }
   }
   return compare(y, y64, budget);
 }
 
-LocalCheck LocalChecker::check(const StageRecorder& run, const CacheSnapshot& cache, int32_t token, StageId id) const {
+LocalCheck LocalChecker::check(const StageRecorder& run, const CacheSnapshot& cache, int32_t token, StageId id,
+                               const RoutePrecision& pr) const {
   const auto& w = model_.weights();
   const int L = id.layer;
   auto get = [&](Point p, int layer) { return run.row(p, layer); };
@@ -190,17 +212,17 @@ LocalCheck LocalChecker::check(const StageRecorder& run, const CacheSnapshot& ca
       return compare_relative(*y, std::vector<double>(row.begin(), row.end()), 0.0);
     }
     case Point::attn_norm: return need(Point::x_in, L, [&](const auto& x) { return rmsnorm(lw->attn_norm, x, *y); });
-    case Point::q: return need(Point::attn_norm, L, [&](const auto& x) { return matmul(lw->wq, x, *y); });
-    case Point::k: return need(Point::attn_norm, L, [&](const auto& x) { return matmul(lw->wk, x, *y); });
-    case Point::v: return need(Point::attn_norm, L, [&](const auto& x) { return matmul(lw->wv, x, *y); });
+    case Point::q: return need(Point::attn_norm, L, [&](const auto& x) { return matmul(lw->wq, x, *y, pr); });
+    case Point::k: return need(Point::attn_norm, L, [&](const auto& x) { return matmul(lw->wk, x, *y, pr); });
+    case Point::v: return need(Point::attn_norm, L, [&](const auto& x) { return matmul(lw->wv, x, *y, pr); });
     case Point::q_rope: return need(Point::q, L, [&](const auto& x) { return rope(x, *y, run.position()); });
     case Point::k_rope: return need(Point::k, L, [&](const auto& x) { return rope(x, *y, run.position()); });
-    case Point::attn_out: return need(Point::q_rope, L, [&](const auto& x) { return attention(x, cache, L, run.position(), *y); });
-    case Point::wo_out: return need(Point::attn_out, L, [&](const auto& x) { return matmul(lw->wo, x, *y); });
+    case Point::attn_out: return need(Point::q_rope, L, [&](const auto& x) { return attention(x, cache, L, run.position(), *y, pr); });
+    case Point::wo_out: return need(Point::attn_out, L, [&](const auto& x) { return matmul(lw->wo, x, *y, pr); });
     case Point::x_after_attn: return sum_check(Point::x_in, Point::wo_out);
     case Point::ffn_norm: return need(Point::x_after_attn, L, [&](const auto& x) { return rmsnorm(lw->ffn_norm, x, *y); });
-    case Point::gate: return need(Point::ffn_norm, L, [&](const auto& x) { return matmul(lw->w_gate, x, *y); });
-    case Point::up: return need(Point::ffn_norm, L, [&](const auto& x) { return matmul(lw->w_up, x, *y); });
+    case Point::gate: return need(Point::ffn_norm, L, [&](const auto& x) { return matmul(lw->w_gate, x, *y, pr); });
+    case Point::up: return need(Point::ffn_norm, L, [&](const auto& x) { return matmul(lw->w_up, x, *y, pr); });
     case Point::ffn_act: {
       const auto *g = get(Point::gate, L), *u = get(Point::up, L);
       if (!g || !u) return {};
@@ -208,10 +230,10 @@ LocalCheck LocalChecker::check(const StageRecorder& run, const CacheSnapshot& ca
       for (size_t i = 0; i < y64.size(); ++i) y64[i] = double((*g)[i]) / (1.0 + std::exp(-double((*g)[i]))) * (*u)[i];
       return compare_relative(*y, y64, 8 * kUnit);
     }
-    case Point::mlp_out: return need(Point::ffn_act, L, [&](const auto& x) { return matmul(lw->w_down, x, *y); });
+    case Point::mlp_out: return need(Point::ffn_act, L, [&](const auto& x) { return matmul(lw->w_down, x, *y, pr); });
     case Point::x_out: return sum_check(Point::x_after_attn, Point::mlp_out);
     case Point::final_norm: return need(Point::x_out, last, [&](const auto& x) { return rmsnorm(w.output_norm, x, *y); });
-    case Point::logits: return need(Point::final_norm, -1, [&](const auto& x) { return matmul(w.output, x, *y); });
+    case Point::logits: return need(Point::final_norm, -1, [&](const auto& x) { return matmul(w.output, x, *y, pr); });
   }
   return {};
 }

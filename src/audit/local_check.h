@@ -22,15 +22,18 @@ CacheSnapshot snapshot_cache(const LlamaModel& model, const KvCache& cache, int3
 class LocalChecker {
  public:
   explicit LocalChecker(const LlamaModel& model);
-  // Checks one stage of one run; `checked` is false when an input was not recorded.
-  LocalCheck check(const StageRecorder& run, const CacheSnapshot& cache, int32_t token, StageId stage) const;
+  // Checks one stage of one run whose ops ran with `precision` (the route's operand
+  // rounding); `checked` is false when an input was not recorded.
+  LocalCheck check(const StageRecorder& run, const CacheSnapshot& cache, int32_t token, StageId stage,
+                   const RoutePrecision& precision) const;
 
  private:
-  LocalCheck matmul(const Weight& w, const std::vector<float>& x, const std::vector<float>& y) const;
+  LocalCheck matmul(const Weight& w, const std::vector<float>& x, const std::vector<float>& y,
+                    const RoutePrecision& pr) const;
   LocalCheck rmsnorm(const Weight& g, const std::vector<float>& x, const std::vector<float>& y) const;
   LocalCheck rope(const std::vector<float>& x, const std::vector<float>& y, int32_t pos) const;
   LocalCheck attention(const std::vector<float>& q, const CacheSnapshot& c, int layer, int32_t pos,
-                       const std::vector<float>& y) const;
+                       const std::vector<float>& y, const RoutePrecision& pr) const;
   const LlamaModel& model_;
   std::vector<float> freqs_;
 };

@@ -33,7 +33,7 @@ SpanGate run_span_gate(LlamaModel& model, const std::vector<int32_t>& prompt, Se
   std::sort(diffs.begin(), diffs.end());
   g.max_abs = diffs.empty() ? 0 : diffs.back();
   g.p99_abs = diffs.empty() ? 0 : diffs[static_cast<size_t>(0.99 * (diffs.size() - 1))];
-  const auto c = compare_logits(prefilled, decoded, V, kSpanGap);
+  const auto c = compare_logits(prefilled, decoded, V, o.span_gap);
   g.mean_kl = c.mean_kl;
   g.top1_agreement = c.top1_agreement_confident;
   int same_as_first = 0, prefill_disagrees = 0;
@@ -42,7 +42,7 @@ SpanGate run_span_gate(LlamaModel& model, const std::vector<int32_t>& prompt, Se
     prefill_disagrees += c.per_position[i].ref_top1 != g.decode_tokens[i];
   }
   g.collapse = steps >= 4 && same_as_first == steps && 2 * prefill_disagrees > steps;
-  g.passed = !(g.mean_kl > kSpanMaxMeanKl) && g.top1_agreement >= kSpanMinTop1 && !g.collapse;
+  g.passed = !(g.mean_kl > o.span_max_mean_kl) && g.top1_agreement >= kSpanMinTop1 && !g.collapse;
   return g;
 }
 

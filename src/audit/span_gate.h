@@ -8,11 +8,9 @@
 
 namespace greta::audit {
 
-// Thresholds for the CPU backend's precision class (f32 activations, same reduction order
-// in both routes): the two paths may differ only by rounding.
-inline constexpr double kSpanMaxMeanKl = 1e-5;
-inline constexpr double kSpanMinTop1 = 1.0;       // over positions whose prefill top-1/top-2 gap ≥ kSpanGap
-inline constexpr double kSpanGap = 1e-3;
+// Top-1 must agree at every position whose prefill top-1/top-2 gap is at least the
+// options' span_gap; the mean KL must stay within span_max_mean_kl (both resolved).
+inline constexpr double kSpanMinTop1 = 1.0;
 
 // `decoder` has just decoded the last prompt token (decode0), giving `decode0_logits`.
 SpanGate run_span_gate(LlamaModel& model, const std::vector<int32_t>& prompt, Session& decoder,

@@ -27,17 +27,23 @@ bool cuda_device_available() {
 #endif
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& name, int threads) {
+std::unique_ptr<Backend> make_backend(const std::string& name, int threads, const std::string& precision) {
+  if (!precision.empty() && precision != "fast" && precision != "exact")
+    throw InputError("unknown precision '" + precision + "' (expected fast or exact)");
   const bool want_cuda = name == "cuda" || (name == "auto" && cuda_device_available());
   if (want_cuda) {
 #ifdef GRETA_HAVE_CUDA
     if (!cuda_device_available()) throw InputError("no CUDA device found: use --backend cpu");
-    return std::make_unique<cuda::CudaBackend>(0);
+    cuda::CudaOptions options;
+    if (precision == "exact") options = cuda::CudaOptions{false, TensorType::F32};
+    return std::make_unique<cuda::CudaBackend>(0, options);
 #else
     throw InputError("this greta was built without the CUDA backend: use --backend cpu");
 #endif
   }
   if (name != "cpu" && name != "auto") throw InputError("unknown backend '" + name + "' (expected cpu, cuda or auto)");
+  if (precision == "fast")
+    throw InputError("--precision fast is a CUDA setting: the CPU backend computes in f32 only (use exact or leave it out)");
   const int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   return std::make_unique<cpu::CpuBackend>(n);
 }

@@ -9,9 +9,12 @@
 namespace greta {
 
 // "cpu", "cuda" or "auto" (cuda when built with CUDA and a device is present, else cpu).
-// threads: CPU threads (0: all hardware threads). InputError when "cuda" is asked for and
-// this build has no CUDA backend or the machine has no CUDA device.
-std::unique_ptr<Backend> make_backend(const std::string& name, int threads);
+// threads: CPU threads (0: all hardware threads). precision: "" for the backend's default,
+// "fast" or "exact": on CUDA, fast (the default) is f16 tensor-core prefill with an f16 KV
+// cache and exact the f32 contract throughout; the CPU backend has only the exact contract
+// and refuses "fast". InputError when "cuda" is asked for and this build has no CUDA
+// backend or the machine has no CUDA device, and for an unknown name or precision.
+std::unique_ptr<Backend> make_backend(const std::string& name, int threads, const std::string& precision = "");
 
 // Whether this build contains the CUDA backend.
 bool cuda_backend_built();

@@ -52,6 +52,10 @@ struct KvCache {
 struct RoutePrecision {
   double matmul_operand_unit = 0;     // each weight and each activation of a matrix product
   double attention_operand_unit = 0;  // each query element (q·k) and each probability (p·v)
+  // Unit roundoff of one addition in the f32 accumulations of those products: 2^-24 for
+  // IEEE fused multiply-adds; tensor cores align the terms of their multi-term adds with
+  // truncation, which a doubled unit covers.
+  double accumulation_unit = 0x1.0p-24;
 };
 
 struct AttentionShape {

@@ -72,13 +72,18 @@ void LlamaModel::forward(KvCache& cache, const int32_t* tokens, const int32_t* p
       throw InputError("position " + std::to_string(pos[i]) + " does not fit the context of " + std::to_string(cache.n_ctx) +
                        " tokens (use a larger -c)");
   }
-  for (int64_t start = 0; start < n; start += kMaxStepRows) {
-    const int64_t m = std::min(kMaxStepRows, n - start);
+  for (int64_t start = 0; start < n; start += chunk_rows_) {
+    const int64_t m = std::min(chunk_rows_, n - start);
     const bool last_step = start + m == n;
     LogitsRows step_want = want == LogitsRows::All ? LogitsRows::All : (last_step ? want : LogitsRows::None);
     float* out = want == LogitsRows::All ? logits + start * config_.n_vocab : logits;
     forward_step(cache, tokens + start, pos + start, m, path, step_want, out, hooks);
   }
+}
+
+void LlamaModel::set_chunk_rows(int64_t rows) {
+  if (rows < 1) throw InputError("the prefill chunk must be at least 1 token");
+  chunk_rows_ = rows;
 }
 
 void LlamaModel::observe(const Hooks& h, Point p, int layer, Act a, const int32_t* pos) const {

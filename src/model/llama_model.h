@@ -55,8 +55,11 @@ class LlamaModel {
   // Checks that each fault fits this model (dimensions for `skip`, layers); InputError if not.
   void validate_faults(const FaultSet& faults) const;
 
-  // Largest number of rows one internal step processes; longer batches are split.
-  static constexpr int64_t kMaxStepRows = 256;
+  // Largest number of rows one internal step (prefill chunk) processes; longer batches are
+  // split, so activation memory is bounded by the chunk, not the prompt.
+  static constexpr int64_t kDefaultChunkRows = 512;
+  int64_t chunk_rows() const { return chunk_rows_; }
+  void set_chunk_rows(int64_t rows);
 
  private:
   struct Buffers;
@@ -80,6 +83,7 @@ class LlamaModel {
   LlamaWeights weights_;
   std::vector<float> rope_freqs_;
   std::unique_ptr<Buffers> buf_;
+  int64_t chunk_rows_ = kDefaultChunkRows;
 };
 
 }  // namespace greta
