@@ -26,6 +26,15 @@ TEST(Cli, GreedyFromBosReproducesLlama2c) {
   EXPECT_EQ(r.out, read_file(shared_path("reference/stories260K/llama2c_greedy_200.txt")));
 }
 
+// A prompt prefilled 3 tokens at a time generates the same text as one chunk.
+TEST(Cli, ChunkedPrefillGeneratesTheSameText) {
+  const std::string base = "run " + kStories + " --backend cpu -p \"Once upon a time, there was a little girl\" -n 24 --temp 0";
+  const auto whole = run_greta(base), chunked = run_greta(base + " --chunk 3");
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  ASSERT_EQ(chunked.exit_code, 0) << chunked.err;
+  EXPECT_EQ(chunked.out, whole.out);
+}
+
 TEST(Cli, SameSeedSameOutputDifferentSeedDifferentOutput) {
   const std::string base = "run " + kStories + " -p \"Once upon a time\" -n 40 --temp 1.0 --top-k 0 --top-p 1 --min-p 0 ";
   const auto a = run_greta(base + "--seed 7", "a"), b = run_greta(base + "--seed 7", "b"), c = run_greta(base + "--seed 8", "c");
@@ -175,6 +184,9 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"run " + kStories + " --ids 1,99999", "outside the vocabulary"},
                       BadInput{"run -m ../shared/models/synth-tiny-mix.gguf -p hello", "no vocabulary"},
                       BadInput{"run " + kStories + " --backend cuda", "--backend cpu"},
+                      BadInput{"run " + kStories + " --backend cpu --precision fast", "CUDA setting"},
+                      BadInput{"run " + kStories + " --precision half", "error"},
+                      BadInput{"run " + kStories + " --chunk 0", "error"},
                       BadInput{"audit " + kStories + " --ids 1,2,3 --inject decode:wo_out@9:transpose", "out of range"},
                       BadInput{"audit " + kStories + " --ids 1,2,3 --inject decode:nothing:zero", "unknown stage point"},
                       BadInput{"audit " + kStories + " --ids 1,2,3 --inject sideways:wo_out:zero", "unknown route"},

@@ -30,14 +30,30 @@
 
 namespace greta::test {
 
-// A model on a backend ("cuda" or "cpu").
+// A model on a backend ("cuda" or "cpu") with a precision ("" default, "fast", "exact").
 struct BackendModel {
   std::unique_ptr<Backend> backend;
   std::unique_ptr<LlamaModel> model;
-  BackendModel(const std::string& backend_name, const std::string& model_file)
-      : backend(make_backend(backend_name, 2)),
+  BackendModel(const std::string& backend_name, const std::string& model_file, const std::string& precision = "")
+      : backend(make_backend(backend_name, 2, precision)),
         model(std::make_unique<LlamaModel>(gguf::GgufFile::open(shared_path("models/" + model_file)), *backend)) {}
 };
+
+// What the CUDA model tests allow per precision: the exact f32 contract keeps the CPU's
+// thresholds; fast (f16 operands, unit u = 2^-11) is held to 16u relative L2 on logits,
+// the audit's default stage tolerance for such routes.
+struct PrecisionClass {
+  std::string name;
+  double rel_l2;  // logits vs the float64 forward, the CPU, or the other route
+};
+inline const PrecisionClass kExact{"exact", 1e-4};
+inline const PrecisionClass kFast{"fast", 16 * 0x1.0p-11};
+inline std::string precision_test_name(const std::string& s) {
+  std::string n = s.substr(0, s.find('.'));
+  for (auto& ch : n)
+    if (!isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+}
 
 inline std::vector<int32_t> greedy_continuation(LlamaModel& model, const std::vector<int32_t>& prompt, int n) {
   Session s(model, static_cast<int64_t>(prompt.size()) + n + 1);

@@ -51,6 +51,22 @@ TEST_P(PrefillDecode, TokenByTokenEqualsOnePrefill) {
   }
 }
 
+// Chunked prefill (bounded memory for long prompts): chunks of 1, 7 and 512 tokens give
+// the same logits bit for bit, since every row's products and attention are independent
+// of the rows beside it.
+TEST_P(PrefillDecode, ChunkedPrefillEqualsOneChunk) {
+  auto m = load_shared_model(GetParam().model);
+  const auto ref = Reference::load(shared_path(GetParam().reference));
+  Session a(*m.model, 0);
+  const auto whole = a.prefill(ref.prompt_tokens, LogitsRows::All);
+  for (int64_t chunk : {1, 7}) {
+    m.model->set_chunk_rows(chunk);
+    Session b(*m.model, 0);
+    EXPECT_EQ(b.prefill(ref.prompt_tokens, LogitsRows::All), whole) << "chunks of " << chunk;
+  }
+  EXPECT_THROW(m.model->set_chunk_rows(0), InputError);
+}
+
 TEST_P(PrefillDecode, ForcedRoutesGiveTheSameLogits) {
   auto m = load_shared_model(GetParam().model);
   const auto ref = Reference::load(shared_path(GetParam().reference));
