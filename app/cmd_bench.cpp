@@ -9,6 +9,7 @@
 #include "app/model_options.h"
 #include "gguf/gguf_file.h"
 #include "model/session.h"
+#include "sampling/sampler.h"
 #include <functional>
 #include <thread>
 
@@ -42,14 +43,19 @@ double seconds(const std::function<void()>& f) {
 
 struct Row {
   std::string test;
-  double mean = 0, sd = 0;
+  double mean = 0, sd = 0;  // tokens per second
+  double seconds = 0;       // mean time of one run
 };
 
 Row measure(const std::string& name, int reps, int64_t n, const std::function<double()>& once) {
   once();  // warm-up: page in the weights, size the buffers
   std::vector<double> rates;
-  for (int r = 0; r < reps; ++r) rates.push_back(static_cast<double>(n) / once());
   Row row{name};
+  for (int r = 0; r < reps; ++r) {
+    const double s = once();
+    row.seconds += s / reps;
+    rates.push_back(static_cast<double>(n) / s);
+  }
   for (double v : rates) row.mean += v / reps;
   for (double v : rates) row.sd += (v - row.mean) * (v - row.mean);
   row.sd = reps > 1 ? std::sqrt(row.sd / (reps - 1)) : 0;
@@ -74,13 +80,19 @@ int run(const BenchOptions& o) {
   // The context before each test: `depth` tokens prefilled once (untimed), kept between runs.
   if (o.depth > 0) session.prefill(bench_tokens(o.depth, V));
   const std::string at_depth = o.depth > 0 ? " @ d" + std::to_string(o.depth) : "";
-  std::vector<Row> rows;
+  std::vector<Row> rows, ttft;
   for (int64_t p : o.pp) {
     if (p <= 0) continue;
     const auto toks = bench_tokens(p, V);
     rows.push_back(measure("pp" + std::to_string(p) + at_depth, o.reps, p, [&] {
       session.truncate(o.depth);
       return seconds([&] { session.prefill(toks); });
+    }));
+    // Time to first token: the prompt's prefill (logits of its last row on the host) and the
+    // first token picked from them, as a user waiting on a reply sees it.
+    ttft.push_back(measure("pp" + std::to_string(p) + at_depth, o.reps, 1, [&] {
+      session.truncate(o.depth);
+      return seconds([&] { (void)sampling::argmax(session.prefill(toks)); });
     }));
   }
   for (int64_t t : o.tg) {
@@ -116,6 +128,15 @@ int run(const BenchOptions& o) {
     std::printf("| %-30s | %10s | %10s | %-10s | %7s | %15s | %20s |\n", name.c_str(), human_size(double(bytes)).c_str(), pbuf,
                 backend.c_str(), threads.c_str(), r.test.c_str(), ts);
   }
+  if (!ttft.empty()) {
+    std::printf("\ntime to first token (prefill of the prompt + the first token, mean of %d):\n", o.reps);
+    for (const auto& r : ttft) std::printf("  %-15s %10.2f ms\n", r.test.c_str(), r.seconds * 1e3);
+  }
+  const int64_t device_bytes = model.backend().device_memory_in_use();
+  if (device_bytes >= 0)
+    std::printf("\ndevice memory in use after the tests (weights, KV cache of %lld tokens, buffers): %s\n",
+                static_cast<long long>(session.n_ctx()), human_size(double(device_bytes)).c_str());
+  std::printf("prefill chunk: %lld tokens\n", static_cast<long long>(model.chunk_rows()));
   return 0;
 }
 

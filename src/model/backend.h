@@ -106,6 +106,8 @@ class Backend {
   virtual void scale(Act x, float s) = 0;             // x *= s
   virtual void copy(Act src, Act dst) = 0;
   virtual void synchronize() {}
+  // Device memory in use on the backend's device (bytes; -1 for a backend without one).
+  virtual int64_t device_memory_in_use() const { return -1; }
 };
 
 }  // namespace greta
