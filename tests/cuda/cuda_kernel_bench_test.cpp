@@ -7,10 +7,15 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <random>
 
 #include "cuda_fixture.h"
 #include "quant/quant.h"
+#ifdef GRETA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_ops.h"
+#endif
 
 namespace greta::test {
 namespace {
@@ -21,10 +26,13 @@ std::vector<uint8_t> random_weight(TensorType type, int64_t rows, int64_t k) {
   std::vector<float> row(k);
   const int64_t rb = row_bytes(type, k);
   std::vector<uint8_t> bytes(rows * rb);
-  for (int64_t r = 0; r < rows; ++r) {
-    if (r < 64) for (auto& v : row) v = dist(rng);  // 64 distinct rows are enough for timing
+  // 64 distinct rows are enough for timing; the rest are copies (quantizing 128256 rows
+  // on the host would take longer than the timings).
+  for (int64_t r = 0; r < std::min<int64_t>(rows, 64); ++r) {
+    for (auto& v : row) v = dist(rng);
     quant::quantize_row(type, row.data(), bytes.data() + r * rb, k);
   }
+  for (int64_t r = 64; r < rows; ++r) std::memcpy(bytes.data() + r * rb, bytes.data() + (r % 64) * rb, rb);
   return bytes;
 }
 
@@ -45,9 +53,21 @@ double median_seconds(Backend& b, int reps, int inner, F&& fn) {
   return t[t.size() / 2];
 }
 
+std::unique_ptr<Backend> make_exact_cuda() {
+#ifdef GRETA_HAVE_CUDA
+  return std::make_unique<cuda::CudaBackend>(0, cuda::CudaOptions{false, TensorType::F32});
+#else
+  return nullptr;
+#endif
+}
+
+// Both prefill routes next to the decode route: "gemm" is the exact f32 GEMM (the exact
+// backend), "tc" the default backend's whole tensor-core matmul call (activations and
+// weights to f16, then the GEMM).
 TEST(DISABLED_KernelBench, MatmulRoutes) {
   GRETA_REQUIRE_CUDA();
   auto b = make_backend("cuda", 0);
+  auto exact = make_exact_cuda();
   std::printf("%s\n", b->name().c_str());
   struct Shape { int64_t rows, k; };
   for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::Q8_0, TensorType::F16, TensorType::Q5_K,
@@ -55,21 +75,72 @@ TEST(DISABLED_KernelBench, MatmulRoutes) {
     for (Shape s : {Shape{4096, 4096}, Shape{14336, 4096}, Shape{4096, 14336}}) {
       const auto bytes = random_weight(type, s.rows, s.k);
       const Weight w = b->upload(type, bytes.data(), s.rows, s.k);
+      const Weight we = exact->upload(type, bytes.data(), s.rows, s.k);
       Act x = b->alloc(512, s.k), y = b->alloc(512, s.rows);
+      Act xe = exact->alloc(512, s.k), ye = exact->alloc(512, s.rows);
       std::vector<float> xh(512 * s.k, 0.01f);
       b->from_host(xh.data(), x, 0, 512);
+      exact->from_host(xh.data(), xe, 0, 512);
       // Single launches: the 4096x4096 cases fit the L2, the larger ones do not.
       const double tv = median_seconds(*b, 10, 50, [&] { b->matmul(w, x.first_rows(1), y.first_rows(1), Route::Gemv); });
-      const double tg = median_seconds(*b, 3, 2, [&] { b->matmul(w, x, y, Route::Gemm); });
-      std::printf("%-5s %6lld x %6lld  gemv %8.1f us %7.0f GB/s   gemm(512) %8.2f ms %6.1f TFLOP/s\n",
+      const double tg = median_seconds(*exact, 3, 2, [&] { exact->matmul(we, xe, ye, Route::Gemm); });
+      const double tc = median_seconds(*b, 5, 5, [&] { b->matmul(w, x, y, Route::Gemm); });
+      const double flop = 2.0 * s.rows * s.k * 512;
+      std::printf("%-5s %6lld x %6lld  gemv %8.1f us %7.0f GB/s   gemm(512) %8.2f ms %6.1f TFLOP/s   tc(512) %7.3f ms "
+                  "%6.1f TFLOP/s\n",
                   std::string(type_traits(type).name).c_str(), static_cast<long long>(s.rows),
-                  static_cast<long long>(s.k), tv * 1e6, bytes.size() / tv / 1e9, tg * 1e3,
-                  2.0 * s.rows * s.k * 512 / tg / 1e12);
+                  static_cast<long long>(s.k), tv * 1e6, bytes.size() / tv / 1e9, tg * 1e3, flop / tg / 1e12, tc * 1e3,
+                  flop / tc / 1e12);
       b->release(x);
       b->release(y);
+      exact->release(xe);
+      exact->release(ye);
     }
 }
 
+
+// The tensor-core route's steps at 512 tokens on the Llama-3-8B shapes (Q4_K; the output
+// matrix Q6_K as in a Q4_K_M model): the GEMM alone on f16 operands already in place, the
+// weight dequantization alone (bytes read + f16 bytes written), and the whole matmul call.
+TEST(DISABLED_KernelBench, MatmulTensorCores) {
+  GRETA_REQUIRE_CUDA();
+#ifdef GRETA_HAVE_CUDA
+  auto b = make_backend("cuda", 0);
+  std::printf("%s\n", b->name().c_str());
+  const int64_t tokens = 512;
+  struct Shape { int64_t rows, k; TensorType type; };
+  for (Shape s : {Shape{4096, 4096, TensorType::Q4_K}, Shape{14336, 4096, TensorType::Q4_K},
+                  Shape{4096, 14336, TensorType::Q4_K}, Shape{1024, 4096, TensorType::Q4_K},
+                  Shape{128256, 4096, TensorType::Q6_K}}) {
+    const auto bytes = random_weight(s.type, s.rows, s.k);
+    const Weight w = b->upload(s.type, bytes.data(), s.rows, s.k);
+    const int64_t k_pad = cuda::mma_k_padded(s.k);
+    // f16 operands in float activations of half the width (the launchers take raw device memory).
+    Act w16 = b->alloc(s.rows, k_pad / 2), x16 = b->alloc(tokens, k_pad / 2);
+    Act x = b->alloc(tokens, s.k), y = b->alloc(tokens, s.rows);
+    std::vector<float> xh(tokens * s.k, 0.01f);
+    b->from_host(xh.data(), x, 0, tokens);
+    auto* w16p = reinterpret_cast<uint16_t*>(w16.data);
+    auto* x16p = reinterpret_cast<uint16_t*>(x16.data);
+    cuda::launch_to_f16(x.data, s.k, tokens, s.k, x16p);
+    const double td = median_seconds(*b, 5, 5, [&] {
+      cuda::launch_dequant_f16(s.type, w.data, w.row_bytes(), s.rows, s.k, w16p);
+    });
+    const double tg = median_seconds(*b, 5, 5, [&] {
+      cuda::launch_gemm_f16(w16p, s.rows, x16p, tokens, k_pad, y.data, s.rows);
+    });
+    const double tc = median_seconds(*b, 5, 5, [&] { b->matmul(w, x, y, Route::Gemm); });
+    const double flop = 2.0 * s.rows * s.k * tokens;
+    const double moved = static_cast<double>(bytes.size()) + 2.0 * s.rows * k_pad;
+    std::printf("%-5s %6lld x %6lld  gemm_f16 %7.3f ms %6.1f TFLOP/s   dequant %7.3f ms %6.0f GB/s   "
+                "matmul %7.3f ms %6.1f TFLOP/s\n",
+                std::string(type_traits(s.type).name).c_str(), static_cast<long long>(s.rows),
+                static_cast<long long>(s.k), tg * 1e3, flop / tg / 1e12, td * 1e3, moved / td / 1e9, tc * 1e3,
+                flop / tc / 1e12);
+    for (Act* a : {&w16, &x16, &x, &y}) b->release(*a);
+  }
+#endif
+}
 
 // The small per-layer ops of one decode step at the 8B shape (dim 4096, 32 heads of 128,
 // 8 KV heads, ffn 14336): time per op with launches queued back to back.

@@ -222,7 +222,17 @@ void CudaBackend::matmul(const Weight& w, Act x, Act out, Route route) {
   require(x.cols >= w.cols && out.cols >= w.rows, "matmul shapes do not fit");
   require(plain || (reinterpret_cast<uintptr_t>(x.data) % 16 == 0 && x.cols % 4 == 0),
           "a quantized matmul needs 16-byte aligned activation rows");
-  if (route == Route::Gemv)
+  if (route == Route::Gemm && options_.tensor_cores) {
+    // Both operands rounded to f16 rows of k_pad (zero tail), then one tensor-core GEMM;
+    // the weights are dequantized again on every call (no f16 copy kept: it would double
+    // the weights' memory).
+    const int64_t k_pad = mma_k_padded(w.cols);
+    auto* x16 = static_cast<uint16_t*>(scratch(x16_, static_cast<size_t>(x.rows * k_pad) * sizeof(uint16_t)));
+    auto* w16 = static_cast<uint16_t*>(scratch(w16_, static_cast<size_t>(w.rows * k_pad) * sizeof(uint16_t)));
+    launch_to_f16(x.data, x.cols, x.rows, w.cols, x16);
+    launch_dequant_f16(w.type, w.data, w.row_bytes(), w.rows, w.cols, w16);
+    launch_gemm_f16(w16, w.rows, x16, x.rows, k_pad, out.data, out.cols);
+  } else if (route == Route::Gemv)
     launch_gemv(w.type, w.data, w.row_bytes(), w.rows, w.cols, x.data, x.cols, x.rows, out.data, out.cols);
   else
     launch_gemm(w.type, w.data, w.row_bytes(), w.rows, w.cols, x.data, x.cols, x.rows, out.data, out.cols);
