@@ -19,7 +19,7 @@ class CudaFaultKinds : public ::testing::TestWithParam<KindCase> {};
 TEST_P(CudaFaultKinds, RootCauseIsTheInjectedStage) {
   GRETA_REQUIRE_CUDA();
   const auto& c = GetParam();
-  BackendModel m("cuda", "stories260K.gguf");
+  BackendModel m("cuda", "stories260K.gguf", "exact");
   audit::AuditOptions o;
   o.faults.faults.push_back(parse_fault(c.spec, 5));
   const auto ref = Reference::load(shared_path("reference/stories260K/s2_story.json"));
