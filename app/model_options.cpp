@@ -21,9 +21,10 @@ void add_model_options(CLI::App& cmd, ModelOptions& o) {
                  "CUDA arithmetic: fast (default: f16 tensor-core prefill, f16 KV cache) or exact (f32 throughout, "
                  "the tightest audit budgets); the CPU backend is always exact")
       ->check(CLI::IsMember({"fast", "exact"}));
-  cmd.add_option("--chunk", o.chunk, "prefill chunk: prompts are processed this many tokens at a time (bounds memory)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
-      ->capture_default_str();
+  cmd.add_option("--chunk", o.chunk,
+                 "prefill chunk: prompts are processed this many tokens at a time, which bounds activation memory "
+                 "(default: 512 on the CPU, 2048 on CUDA with --precision fast)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
 }
 
 LoadedModel load_model(const ModelOptions& o) {
@@ -42,7 +43,7 @@ LoadedModel load_model(const ModelOptions& o) {
   if (vocab.model != "no_vocab") m.tokenizer.emplace(std::move(vocab));
   m.display_name = m.builtin ? "greta-builtin" : o.model_path;
   m.model = std::make_unique<LlamaModel>(std::move(file), *m.backend);
-  m.model->set_chunk_rows(o.chunk);
+  if (o.chunk > 0) m.model->set_chunk_rows(o.chunk);
   if (o.ctx > 0 && o.ctx > m.model->config().n_ctx_train)
     std::fprintf(stderr, "greta: warning: -c %lld is beyond the model's training context of %lld tokens\n",
                  static_cast<long long>(o.ctx), static_cast<long long>(m.model->config().n_ctx_train));

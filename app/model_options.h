@@ -17,7 +17,7 @@ struct ModelOptions {
   int64_t ctx = 0;         // 0: the model's training context
   std::string backend = "auto";  // cuda when built with it and a GPU is present
   std::string precision;         // "" (backend default), fast or exact
-  int64_t chunk = LlamaModel::kDefaultChunkRows;  // prefill chunk in tokens
+  int64_t chunk = 0;             // prefill chunk in tokens (0: the backend's preferred size)
 };
 
 void add_model_options(CLI::App& cmd, ModelOptions& o);

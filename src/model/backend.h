@@ -106,6 +106,9 @@ class Backend {
   virtual void scale(Act x, float s) = 0;             // x *= s
   virtual void copy(Act src, Act dst) = 0;
   virtual void synchronize() {}
+  // Prefill chunk (rows per forward step) that suits this backend: larger chunks spread
+  // per-call costs (a GPU's weight conversion, launch latency) over more rows.
+  virtual int64_t preferred_chunk_rows() const { return 512; }
   // Device memory in use on the backend's device (bytes; -1 for a backend without one).
   virtual int64_t device_memory_in_use() const { return -1; }
 };

@@ -20,7 +20,7 @@ struct LlamaModel::Buffers {
 
 LlamaModel::LlamaModel(gguf::GgufFile file, Backend& backend)
     : file_(std::move(file)), backend_(backend), config_(LlamaConfig::from_gguf(file_)),
-      weights_(LlamaWeights::bind(file_, config_, backend_)) {
+      weights_(LlamaWeights::bind(file_, config_, backend_)), chunk_rows_(backend_.preferred_chunk_rows()) {
   rope_freqs_ = rope_frequencies(config_, weights_.rope_freq_factors.empty() ? nullptr : weights_.rope_freq_factors.data());
 }
 

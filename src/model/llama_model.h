@@ -56,8 +56,8 @@ class LlamaModel {
   void validate_faults(const FaultSet& faults) const;
 
   // Largest number of rows one internal step (prefill chunk) processes; longer batches are
-  // split, so activation memory is bounded by the chunk, not the prompt.
-  static constexpr int64_t kDefaultChunkRows = 512;
+  // split, so activation memory is bounded by the chunk, not the prompt. The default is
+  // the backend's preferred_chunk_rows().
   int64_t chunk_rows() const { return chunk_rows_; }
   void set_chunk_rows(int64_t rows);
 
@@ -83,7 +83,7 @@ class LlamaModel {
   LlamaWeights weights_;
   std::vector<float> rope_freqs_;
   std::unique_ptr<Buffers> buf_;
-  int64_t chunk_rows_ = kDefaultChunkRows;
+  int64_t chunk_rows_ = 0;
 };
 
 }  // namespace greta
