@@ -194,6 +194,7 @@ RoutePrecision CudaBackend::precision(Route route) const {
   if (route == Route::Gemm && options_.tensor_cores) {
     p.matmul_operand_unit = 0x1.0p-11;  // f16 round to nearest
     if (options_.kv_type == TensorType::F16) p.attention_operand_unit = 0x1.0p-11;
+    p.accumulation_unit = 0x1.0p-23;
   }
   return p;
 }
@@ -296,5 +297,11 @@ void CudaBackend::copy(Act src, Act dst) {
 }
 
 void CudaBackend::synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+
+int64_t CudaBackend::device_memory_in_use() const {
+  size_t free_bytes = 0, total = 0;
+  check(cudaMemGetInfo(&free_bytes, &total), "cudaMemGetInfo");
+  return static_cast<int64_t>(total - free_bytes);
+}
 
 }  // namespace greta::cuda
