@@ -59,6 +59,9 @@ class CudaBackend final : public Backend {
   void scale(Act x, float s) override;
   void copy(Act src, Act dst) override;
   void synchronize() override;
+  int64_t device_memory_in_use() const override;
+  // Tensor-core prefill converts each weight matrix per call: 2048-row chunks spread that.
+  int64_t preferred_chunk_rows() const override { return options_.tensor_cores ? 2048 : 512; }
 
  private:
   // A device buffer reused across calls, grown on demand (small per-call inputs: token
