@@ -10,9 +10,16 @@
 // Decode splits a long cache into segments so that one query still fills the GPU; each
 // segment writes (m, l, acc) and a second pass merges them. Key j is read from cache row
 // max(j − kv_shift, 0); kv_shift > 0 only under fault injection.
+//
+// An f16 cache with head_dim a multiple of 8 goes to attention_f16_kernel (lanes over
+// head dimensions, 16-byte key/value loads, the query heads of a GQA group sharing each
+// load); the f32 cache keeps the kernel above, bit for bit as before.
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <stdexcept>
+#include <type_traits>
 
 #include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_ops.h"
@@ -34,8 +41,12 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
+__device__ __forceinline__ float to_float(float x) { return x; }
+__device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
+
 // LaneDims: output dimensions per lane (lane, lane+32, ...): head_dim ≤ 32 * LaneDims.
-template <int LaneDims>
+// E: the cache element (float, or __half for head dims the f16 kernel does not take).
+template <int LaneDims, class E>
 __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a, int n_splits, int64_t split_len,
                                                                 float* __restrict__ partial) {
   wait_for_prior_kernels();
@@ -59,8 +70,8 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
   __syncthreads();
 
   const float scale = 1.0f / sqrtf(static_cast<float>(hd));
-  const float* k_base = static_cast<const float*>(a.k_cache) + static_cast<int64_t>(kv_head) * hd;
-  const float* v_base = static_cast<const float*>(a.v_cache) + static_cast<int64_t>(kv_head) * hd;
+  const E* k_base = static_cast<const E*>(a.k_cache) + static_cast<int64_t>(kv_head) * hd;
+  const E* v_base = static_cast<const E*>(a.v_cache) + static_cast<int64_t>(kv_head) * hd;
   float m = -INFINITY, l = 0.0f;
   float acc[LaneDims];
 #pragma unroll
@@ -70,11 +81,13 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
     const int64_t j = base + lane;
     float s = -INFINITY;
     if (j < end) {
-      const float* kp = k_base + max(j - a.kv_shift, int64_t{0}) * a.kv_dim;
+      const E* kp = k_base + max(j - a.kv_shift, int64_t{0}) * a.kv_dim;
       float dot = 0.0f;
       // Four independent partial sums and 16-byte reads of both q (shared) and the key row:
       // a single chain of dependent loads and FMAs leaves the warp waiting on memory.
-      if ((hd & 3) == 0) {
+      if constexpr (!std::is_same_v<E, float>) {
+        for (int d = 0; d < hd; ++d) dot = fmaf(qs[d], to_float(kp[d]), dot);
+      } else if ((hd & 3) == 0) {
         float p0 = 0.0f, p1 = 0.0f, p2 = 0.0f, p3 = 0.0f;
 #pragma unroll 4
         for (int d = 0; d < hd; d += 4) {
@@ -106,11 +119,11 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
       for (int u = 0; u < kKeyGroup; ++u) {
         pj[u] = __shfl_sync(0xFFFFFFFFu, p, j0 + u);
         const int64_t key = min(base + j0 + u, last);
-        const float* vp = v_base + max(key - a.kv_shift, int64_t{0}) * a.kv_dim;
+        const E* vp = v_base + max(key - a.kv_shift, int64_t{0}) * a.kv_dim;
 #pragma unroll
         for (int i = 0; i < LaneDims; ++i) {
           const int d = lane + 32 * i;
-          vv[u][i] = d < hd ? vp[d] : 0.0f;
+          vv[u][i] = d < hd ? to_float(vp[d]) : 0.0f;
         }
       }
 #pragma unroll
@@ -154,42 +167,279 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
   }
 }
 
-// Second pass of a split decode: merges the segments of one (head, row).
+// f16 cache, head_dim a multiple of 8 (≤ 256). A key row is read by a group of LPK lanes,
+// 8 halves (16 bytes) each, so a warp reads 32/LPK whole rows per load, coalesced; each
+// block serves HB query heads of one GQA group, which share every key and value load
+// (4 heads per KV head on the 8B shape: a quarter of the cache traffic of one head per
+// block). Per chunk a group takes NK keys: key and value rows are all requested before
+// any arithmetic (values do not depend on the scores), partial dots are summed over the
+// group's lanes, and the online softmax runs per head over the warp's chunk. Each group
+// accumulates its own keys' weighted values; groups share the warp's running maximum, so
+// they are summed once at the end, and the four warps are merged as in the kernel above.
+// Four heads a block hold two chunks of rows in registers (168): three blocks a
+// multiprocessor instead of four, where 128 registers spilled.
+template <int LPK, int HB>
+__global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_kernel(AttentionArgs a, int n_splits,
+                                                                      int64_t split_len, float* __restrict__ partial) {
+  constexpr int NG = 32 / LPK;  // key groups per warp
+  constexpr int NK = 4;         // keys per group per chunk
+  constexpr int kChunk = NG * NK;
+  wait_for_prior_kernels();
+  allow_next_kernel();
+  extern __shared__ __align__(16) float smem[];
+  const int hd = a.head_dim;
+  float* wacc = smem;                          // [kWarps][HB][hd]
+  float* wm = wacc + kWarps * HB * hd;         // [kWarps][HB]
+  float* wl = wm + kWarps * HB;                // [kWarps][HB]
+  const int split = blockIdx.x, head0 = blockIdx.y * HB;
+  const int64_t row = blockIdx.z;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int grp = lane / LPK, d0 = (lane % LPK) * 8;
+  const bool active = d0 < hd;  // lanes past head_dim (LPK rounded up to a power of two) load nothing
+  const int kv_head = head0 / (a.n_heads / a.n_kv_heads);
+  const int64_t q_stride = static_cast<int64_t>(a.n_heads) * hd;
+  const int64_t n_keys = static_cast<int64_t>(a.pos[row]) + 1;
+  const int64_t begin = split * split_len;
+  const int64_t end = min(n_keys, begin + split_len);
+  const float scale = 1.0f / sqrtf(static_cast<float>(hd));
+
+  // q of the block's heads, in shared memory (registers go to the key and value rows).
+  float* qs = wl + kWarps * HB;                // [HB][hd]
+  for (int t = threadIdx.x; t < HB * hd; t += blockDim.x)
+    qs[t] = a.q[row * q_stride + static_cast<int64_t>(head0) * hd + t];
+  __syncthreads();
+  const __half* k_base = static_cast<const __half*>(a.k_cache) + static_cast<int64_t>(kv_head) * hd + d0;
+  const __half* v_base = static_cast<const __half*>(a.v_cache) + static_cast<int64_t>(kv_head) * hd + d0;
+  float m[HB], l[HB], acc[HB][8];
+#pragma unroll
+  for (int h = 0; h < HB; ++h) {
+    m[h] = -INFINITY;
+    l[h] = 0.0f;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) acc[h][e] = 0.0f;
+  }
+
+  // Requests the rows of the chunk at `base`; keys past the end read the last valid row
+  // (they get probability 0).
+  auto request = [&](int64_t base, uint4(&kr)[NK], uint4(&vr)[NK]) {
+#pragma unroll
+    for (int i = 0; i < NK; ++i) {
+      const int64_t key = min(base + grp + NG * i, end - 1);
+      const int64_t off = max(key - a.kv_shift, int64_t{0}) * a.kv_dim;
+      kr[i] = active ? __ldg(reinterpret_cast<const uint4*>(k_base + off)) : uint4{0, 0, 0, 0};
+      vr[i] = active ? __ldg(reinterpret_cast<const uint4*>(v_base + off)) : uint4{0, 0, 0, 0};
+    }
+  };
+  const int64_t step = int64_t{kChunk} * kWarps;
+  uint4 kr[NK], vr[NK];
+  if (begin + kChunk * warp < end) request(begin + kChunk * warp, kr, vr);
+  for (int64_t base = begin + kChunk * warp; base < end; base += step) {
+    // The next chunk is requested before this one's arithmetic, so that its memory
+    // latency overlaps the work.
+    uint4 kn[NK], vn[NK];
+    if (base + step < end) request(base + step, kn, vn);
+    float s[NK][HB];
+#pragma unroll
+    for (int h = 0; h < HB; ++h) {
+      float qh[8];
+      const float4 lo = active ? *reinterpret_cast<const float4*>(qs + h * hd + d0) : float4{0, 0, 0, 0};
+      const float4 hi = active ? *reinterpret_cast<const float4*>(qs + h * hd + d0 + 4) : float4{0, 0, 0, 0};
+      qh[0] = lo.x, qh[1] = lo.y, qh[2] = lo.z, qh[3] = lo.w, qh[4] = hi.x, qh[5] = hi.y, qh[6] = hi.z, qh[7] = hi.w;
+#pragma unroll
+      for (int i = 0; i < NK; ++i) {
+        const __half2* k2 = reinterpret_cast<const __half2*>(&kr[i]);
+        float p0 = 0.0f, p1 = 0.0f;
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const float2 f = __half22float2(k2[e]);
+          p0 = fmaf(qh[2 * e], f.x, p0);
+          p1 = fmaf(qh[2 * e + 1], f.y, p1);
+        }
+        s[i][h] = p0 + p1;
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < NK; ++i)
+#pragma unroll
+      for (int h = 0; h < HB; ++h) {
+        float dot = s[i][h];
+#pragma unroll
+        for (int off = LPK / 2; off > 0; off /= 2) dot += __shfl_xor_sync(0xFFFFFFFFu, dot, off);
+        s[i][h] = base + grp + NG * i < end ? dot * scale : -INFINITY;
+      }
+#pragma unroll
+    for (int h = 0; h < HB; ++h) {
+      float cm = s[0][h];
+#pragma unroll
+      for (int i = 1; i < NK; ++i) cm = fmaxf(cm, s[i][h]);
+#pragma unroll
+      for (int off = 16; off >= LPK; off /= 2) cm = fmaxf(cm, __shfl_xor_sync(0xFFFFFFFFu, cm, off));
+      // The maximum is the warp's (finite: key `base` is in range); when it does not grow
+      // the rescaling would multiply by exactly 1, so it is skipped (a uniform branch).
+      if (cm > m[h]) {
+        const float corr = expf(m[h] - cm);
+        l[h] *= corr;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[h][e] *= corr;
+        m[h] = cm;
+      }
+#pragma unroll
+      for (int i = 0; i < NK; ++i) {
+        s[i][h] = expf(s[i][h] - m[h]);  // 0 for keys past the end
+        l[h] += s[i][h];
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < NK; ++i) {
+      const __half2* v2 = reinterpret_cast<const __half2*>(&vr[i]);
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const float2 f = __half22float2(v2[e]);
+#pragma unroll
+        for (int h = 0; h < HB; ++h) {
+          acc[h][2 * e] = fmaf(s[i][h], f.x, acc[h][2 * e]);
+          acc[h][2 * e + 1] = fmaf(s[i][h], f.y, acc[h][2 * e + 1]);
+        }
+      }
+    }
+#pragma unroll
+    for (int i = 0; i < NK; ++i) {
+      kr[i] = kn[i];
+      vr[i] = vn[i];
+    }
+  }
+
+  // Sum the groups of the warp (all under the warp's maximum m).
+#pragma unroll
+  for (int off = 16; off >= LPK; off /= 2)
+#pragma unroll
+    for (int h = 0; h < HB; ++h) {
+      l[h] += __shfl_xor_sync(0xFFFFFFFFu, l[h], off);
+#pragma unroll
+      for (int e = 0; e < 8; ++e) acc[h][e] += __shfl_xor_sync(0xFFFFFFFFu, acc[h][e], off);
+    }
+  if (lane == 0)
+#pragma unroll
+    for (int h = 0; h < HB; ++h) {
+      wm[warp * HB + h] = m[h];
+      wl[warp * HB + h] = l[h];
+    }
+  if (grp == 0 && active)
+#pragma unroll
+    for (int h = 0; h < HB; ++h)
+#pragma unroll
+      for (int e = 0; e < 8; ++e) wacc[(warp * HB + h) * hd + d0 + e] = acc[h][e];
+  __syncthreads();
+
+  for (int t = threadIdx.x; t < HB * hd; t += blockDim.x) {
+    const int h = t / hd, d = t % hd;
+    float mx = -INFINITY;
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, wm[w * HB + h]);
+    float o = 0.0f, sum = 0.0f;
+    for (int w = 0; w < kWarps; ++w) {
+      const float mw = wm[w * HB + h];
+      const float ew = mw == -INFINITY ? 0.0f : expf(mw - mx);  // a warp that saw no key adds nothing
+      sum = fmaf(wl[w * HB + h], ew, sum);
+      o = fmaf(wacc[(w * HB + h) * hd + d], ew, o);
+    }
+    const int head = head0 + h;
+    const int64_t item = (row * a.n_heads + head) * n_splits + split;
+    if (n_splits == 1) {
+      a.out[row * q_stride + static_cast<int64_t>(head) * hd + d] = o * (1.0f / sum);
+    } else {
+      partial[item * (hd + 2) + d] = o;
+      if (d == 0) {
+        partial[item * (hd + 2) + hd] = mx;  // −inf for a segment past this row's keys
+        partial[item * (hd + 2) + hd + 1] = sum;
+      }
+    }
+  }
+}
+
+// Second pass of a split decode: merges the segments of one (head, row). The segment
+// maxima and sums are read by one thread each and the weights expf(m_s − max) computed
+// once into shared memory; each output then adds its segments in order, with the loads
+// unrolled so that they are in flight together.
+constexpr int kMaxSplits = 64;  // the backend never asks for more
 __global__ void attention_combine_kernel(const float* __restrict__ partial, int n_splits, int n_heads, int hd,
                                          float* __restrict__ out) {
   wait_for_prior_kernels();
   allow_next_kernel();
+  __shared__ float ms[kMaxSplits], es[kMaxSplits], ls[kMaxSplits];
   const int head = blockIdx.x;
   const int64_t row = blockIdx.y;
   const float* p = partial + (row * n_heads + head) * n_splits * (hd + 2);
+  for (int s = threadIdx.x; s < n_splits; s += blockDim.x) {
+    ms[s] = p[s * (hd + 2) + hd];
+    ls[s] = p[s * (hd + 2) + hd + 1];
+  }
+  __syncthreads();
   float mx = -INFINITY;
-  for (int s = 0; s < n_splits; ++s) mx = fmaxf(mx, p[s * (hd + 2) + hd]);
+  for (int s = 0; s < n_splits; ++s) mx = fmaxf(mx, ms[s]);
+  for (int s = threadIdx.x; s < n_splits; s += blockDim.x) es[s] = ms[s] == -INFINITY ? 0.0f : expf(ms[s] - mx);
+  __syncthreads();
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     float o = 0.0f, sum = 0.0f;
+#pragma unroll 16
     for (int s = 0; s < n_splits; ++s) {
-      const float ms = p[s * (hd + 2) + hd];
-      const float e = ms == -INFINITY ? 0.0f : expf(ms - mx);
-      o = fmaf(p[s * (hd + 2) + d], e, o);
-      sum = fmaf(p[s * (hd + 2) + hd + 1], e, sum);
+      o = fmaf(p[s * (hd + 2) + d], es[s], o);
+      sum = fmaf(ls[s], es[s], sum);
     }
     out[row * n_heads * hd + static_cast<int64_t>(head) * hd + d] = o * (1.0f / sum);
   }
+}
+
+template <int LPK>
+void launch_f16(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial) {
+  // Heads per block: the whole GQA group up to 4 (more would cost registers).
+  const int group = a.n_heads / a.n_kv_heads;
+  const int hb = group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
+  const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads / hb), static_cast<unsigned>(a.rows));
+  const size_t smem = (static_cast<size_t>(kWarps) * hb * (a.head_dim + 2) + static_cast<size_t>(hb) * a.head_dim) * sizeof(float);
+  if (hb == 4)
+    launch_chained(attention_f16_kernel<LPK, 4>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
+  else if (hb == 2)
+    launch_chained(attention_f16_kernel<LPK, 2>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
+  else
+    launch_chained(attention_f16_kernel<LPK, 1>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
+}
+
+template <class E>
+void launch_generic(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial) {
+  const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.rows));
+  const size_t smem = (static_cast<size_t>(a.head_dim) * (1 + kWarps) + 2 * kWarps) * sizeof(float);
+  if (a.head_dim <= 32)
+    launch_chained(attention_kernel<1, E>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
+  else if (a.head_dim <= 64)
+    launch_chained(attention_kernel<2, E>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
+  else if (a.head_dim <= 128)
+    launch_chained(attention_kernel<4, E>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
+  else
+    launch_chained(attention_kernel<8, E>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
 }
 
 }  // namespace
 
 void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial) {
   if (a.rows == 0) return;
-  const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.rows));
-  const size_t smem = (static_cast<size_t>(a.head_dim) * (1 + kWarps) + 2 * kWarps) * sizeof(float);
-  if (a.head_dim <= 32)
-    launch_chained(attention_kernel<1>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
-  else if (a.head_dim <= 64)
-    launch_chained(attention_kernel<2>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
-  else if (a.head_dim <= 128)
-    launch_chained(attention_kernel<4>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
+  if (n_splits > kMaxSplits) throw std::runtime_error("attention: more than 64 decode segments");
+  const int hd = a.head_dim;
+  if (!a.kv_f16)
+    launch_generic<float>(a, n_splits, split_len, partial);
+  else if (hd % 8 != 0 || hd > 256)
+    launch_generic<__half>(a, n_splits, split_len, partial);
+  else if (hd <= 8)
+    launch_f16<1>(a, n_splits, split_len, partial);
+  else if (hd <= 16)
+    launch_f16<2>(a, n_splits, split_len, partial);
+  else if (hd <= 32)
+    launch_f16<4>(a, n_splits, split_len, partial);
+  else if (hd <= 64)
+    launch_f16<8>(a, n_splits, split_len, partial);
+  else if (hd <= 128)
+    launch_f16<16>(a, n_splits, split_len, partial);
   else
-    launch_chained(attention_kernel<8>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
+    launch_f16<32>(a, n_splits, split_len, partial);
   check_launch("attention");
   if (n_splits > 1) {
     launch_chained(attention_combine_kernel, dim3(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.rows)),

@@ -254,21 +254,6 @@ void CudaBackend::kv_store(KvCache& cache, int layer, Act k, Act v, const int32_
 void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer, const int32_t* pos,
                             const AttentionShape& s, Act out, int kv_shift) {
   require(s.head_dim <= 256 && s.n_kv_heads > 0 && s.n_heads % s.n_kv_heads == 0, "attention needs head_dim <= 256");
-  int64_t max_keys = 0;
-  for (int64_t i = 0; i < q.rows; ++i) max_keys = std::max<int64_t>(max_keys, int64_t{pos[i]} + 1);
-  // Decode: one query row per head leaves most of the GPU idle on a long cache, so the
-  // keys are cut into segments of at least 256 (at most 64 segments) merged afterwards.
-  int n_splits = 1;
-  int64_t split_len = max_keys;
-  if (route == Route::Gemv && max_keys > 256) {
-    n_splits = static_cast<int>(std::min<int64_t>(64, (max_keys + 255) / 256));
-    split_len = ((max_keys + n_splits - 1) / n_splits + 127) / 128 * 128;
-    n_splits = static_cast<int>((max_keys + split_len - 1) / split_len);
-  }
-  float* partial = nullptr;
-  if (n_splits > 1)
-    partial = static_cast<float*>(scratch(
-        partial_, static_cast<size_t>(q.rows) * s.n_heads * n_splits * (s.head_dim + 2) * sizeof(float)));
   AttentionArgs a;
   a.q = q.data;
   a.k_cache = cache.k[layer];
@@ -282,6 +267,29 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
   a.head_dim = s.head_dim;
   a.kv_shift = kv_shift;
   a.out = out.data;
+  if (route == Route::Gemm && a.kv_f16 && options_.tensor_cores && flash_attention_supported(s.head_dim)) {
+    launch_flash_attention(a);
+    return;
+  }
+  int64_t max_keys = 0;
+  for (int64_t i = 0; i < q.rows; ++i) max_keys = std::max<int64_t>(max_keys, int64_t{pos[i]} + 1);
+  // Decode: one query row per head leaves most of the GPU idle on a long cache, so the
+  // keys are cut into segments merged afterwards: for the f32 cache at least 256 keys and
+  // at most 64 segments (its results stay as they were); for the f16 cache at least 128
+  // keys, since its kernel runs one block per GQA group instead of one per head, and at
+  // most 32 segments (deep caches: one wave of blocks, fewer partials to merge).
+  const int64_t min_split = a.kv_f16 ? 128 : 256, max_splits = a.kv_f16 ? 32 : 64;
+  int n_splits = 1;
+  int64_t split_len = max_keys;
+  if (route == Route::Gemv && max_keys > min_split) {
+    n_splits = static_cast<int>(std::min<int64_t>(max_splits, (max_keys + min_split - 1) / min_split));
+    split_len = ((max_keys + n_splits - 1) / n_splits + 127) / 128 * 128;
+    n_splits = static_cast<int>((max_keys + split_len - 1) / split_len);
+  }
+  float* partial = nullptr;
+  if (n_splits > 1)
+    partial = static_cast<float*>(scratch(
+        partial_, static_cast<size_t>(q.rows) * s.n_heads * n_splits * (s.head_dim + 2) * sizeof(float)));
   launch_attention(a, n_splits, split_len, partial);
 }
 

@@ -1,0 +1,216 @@
+// Attention on the CUDA backend with each cache type and option set: the f32 cache against
+// the CPU backend, the f16 cache (both the f32 kernels over f16 values and the
+// tensor-core flash-attention prefill) against a float64 recompute over the cache as the
+// GPU holds it, within the audit's attention budget (LocalChecker::attention) plus the
+// operand rounding of the route.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
+#include "cuda_fixture.h"
+#ifdef GRETA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
+
+namespace greta::test {
+namespace {
+
+#ifdef GRETA_HAVE_CUDA
+
+constexpr double kUnit = 0x1.0p-24;     // f32 unit roundoff
+constexpr double kF16Unit = 0x1.0p-11;  // q and p rounded to f16 in the flash route
+double gamma(double k, double unit) { return k * unit / (1.0 - k * unit); }
+
+std::vector<float> random_vector(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+std::vector<int32_t> consecutive(int32_t first, int32_t n) {
+  std::vector<int32_t> p(n);
+  std::iota(p.begin(), p.end(), first);
+  return p;
+}
+
+// n distinct positions below n_ctx, 0 and n_ctx − 1 among them, in random order.
+std::vector<int32_t> scattered(int32_t n_ctx, int32_t n, uint32_t seed) {
+  std::vector<int32_t> all = consecutive(0, n_ctx);
+  std::mt19937 rng(seed);
+  std::shuffle(all.begin() + 1, all.end() - 1, rng);
+  std::vector<int32_t> p(all.begin(), all.begin() + n - 1);
+  p.push_back(n_ctx - 1);
+  std::shuffle(p.begin(), p.end(), rng);
+  return p;
+}
+
+struct AttnCase {
+  int n_heads, n_kv_heads, head_dim;
+  int64_t n_ctx;
+  std::vector<int32_t> pos;
+  int kv_shift;
+};
+
+// The float64 attention over K and V (f32 copies of the cache) and, per output, the budget
+// of LocalChecker::attention for two routes: the f32 kernels (f32 operands and sums) and
+// flash attention (q and p rounded to f16: δ += u Σ|q k| scale, ε_p += u with u = 2^-11;
+// tensor-core sums with the doubled unit 2^-23 in the γ terms).
+struct Reference {
+  std::vector<double> y, f32_budget, flash_budget;
+};
+Reference reference(const AttnCase& c, const std::vector<float>& q, const std::vector<float>& K,
+                    const std::vector<float>& V) {
+  const int64_t d = c.head_dim, kvd = int64_t{c.n_kv_heads} * d, group = c.n_heads / c.n_kv_heads;
+  const double scale = 1.0 / std::sqrt(double(d));
+  const size_t n_out = c.pos.size() * c.n_heads * d;
+  Reference ref{std::vector<double>(n_out), std::vector<double>(n_out), std::vector<double>(n_out)};
+  for (size_t r = 0; r < c.pos.size(); ++r) {
+    const int64_t n = int64_t{c.pos[r]} + 1;
+    std::vector<double> s(n), p(n);
+    for (int64_t h = 0; h < c.n_heads; ++h) {
+      const float* qh = q.data() + (int64_t(r) * c.n_heads + h) * d;
+      const int64_t off = h / group * d;
+      double mx = -INFINITY, delta = 0, delta_f = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        const float* k = K.data() + std::max<int64_t>(j - c.kv_shift, 0) * kvd + off;
+        double dot = 0, a = 0;
+        for (int64_t i = 0; i < d; ++i) {
+          dot += double(qh[i]) * k[i];
+          a += std::fabs(double(qh[i]) * k[i]);
+        }
+        s[j] = dot * scale;
+        delta = std::max(delta, gamma(double(d) + 1, kUnit) * a * scale + 2 * kUnit * std::fabs(s[j]));
+        delta_f = std::max(delta_f, (gamma(double(d) + 1, 2 * kUnit) + kF16Unit) * a * scale + 2 * kUnit * std::fabs(s[j]));
+        mx = std::max(mx, s[j]);
+      }
+      double sum = 0, spread = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        p[j] = std::exp(s[j] - mx);
+        sum += p[j];
+        spread = std::max(spread, mx - s[j]);
+      }
+      const double eps_p = std::expm1(2 * delta) + (double(n) + 4) * kUnit + kUnit * spread;
+      const double eps_f = std::expm1(2 * delta_f) + (double(n) + 4) * kUnit + kUnit * spread + kF16Unit;
+      for (int64_t i = 0; i < d; ++i) {
+        double y = 0, mag = 0;
+        for (int64_t j = 0; j < n; ++j) {
+          const double v = V[std::max<int64_t>(j - c.kv_shift, 0) * kvd + off + i];
+          y += p[j] / sum * v;
+          mag += p[j] / sum * std::fabs(v);
+        }
+        const size_t o = (r * c.n_heads + h) * d + i;
+        ref.y[o] = y;
+        ref.f32_budget[o] = 1.25 * (gamma(double(n) + 1, kUnit) + eps_p + 2 * kUnit) * mag + 1e-30;
+        ref.flash_budget[o] = 1.25 * (gamma(double(n) + 1, 2 * kUnit) + eps_f + 2 * kUnit) * mag + 1e-30;
+      }
+    }
+  }
+  return ref;
+}
+
+// Worst ratio of |got − y| to the budget over all outputs.
+double worst_ratio(const std::vector<float>& got, const std::vector<double>& y, const std::vector<double>& budget) {
+  double worst = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double e = std::fabs(double(got[i]) - y[i]);
+    worst = std::max(worst, std::isfinite(e) ? e / budget[i] : INFINITY);
+  }
+  return worst;
+}
+
+class CudaAttention : public ::testing::TestWithParam<AttnCase> {};
+
+// For each option set: fill the cache through kv_store (positions 0..n_ctx-1 in one
+// batch), run attention through both routes and check. The f32 cache is compared with the
+// CPU backend as before: both compute the same softmax-weighted sum in f32 in different
+// orders (the GPU's online softmax adds a rescaling per chunk; long decode caches are split
+// and merged), a few 1e-7 apart on O(1) data; 2e-5 · (1 + |y|) leaves room without hiding
+// a wrong row or length (those move outputs by O(0.1)).
+TEST_P(CudaAttention, EveryCacheTypeAndRoute) {
+  GRETA_REQUIRE_CUDA();
+  const auto& c = GetParam();
+  const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim, q_dim = int64_t{c.n_heads} * c.head_dim;
+  const auto rows = static_cast<int64_t>(c.pos.size());
+  const auto k_all = random_vector(c.n_ctx * kv_dim, 7), v_all = random_vector(c.n_ctx * kv_dim, 8);
+  const auto q = random_vector(rows * q_dim, 9);
+  const auto all_pos = consecutive(0, static_cast<int32_t>(c.n_ctx));
+  const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim};
+
+  // The CPU reference for the f32 cache.
+  auto cpu = make_backend("cpu", 4);
+  KvCache cc = cpu->alloc_cache(1, c.n_ctx, kv_dim);
+  Act kc = cpu->alloc(c.n_ctx, kv_dim), vc = cpu->alloc(c.n_ctx, kv_dim), qc = cpu->alloc(rows, q_dim),
+      rc = cpu->alloc(rows, q_dim);
+  cpu->from_host(k_all.data(), kc, 0, c.n_ctx);
+  cpu->from_host(v_all.data(), vc, 0, c.n_ctx);
+  cpu->from_host(q.data(), qc, 0, rows);
+  cpu->kv_store(cc, 0, kc, vc, all_pos.data());
+  cpu->attention(Route::Gemm, qc, cc, 0, c.pos.data(), shape, rc, c.kv_shift);
+  std::vector<float> ref(rows * q_dim);
+  cpu->to_host(rc, 0, rows, ref.data());
+
+  Reference f16_ref;  // over the f16 cache, the same for both f16 option sets
+  const cuda::CudaOptions option_sets[] = {{false, TensorType::F32}, {true, TensorType::F16}, {false, TensorType::F16}};
+  for (const auto& opt : option_sets) {
+    cuda::CudaBackend gpu(0, opt);
+    const std::string label = std::string(opt.tensor_cores ? "tensor cores, " : "f32 products, ") +
+                              (opt.kv_type == TensorType::F16 ? "f16 cache" : "f32 cache");
+    KvCache gc = gpu.alloc_cache(1, c.n_ctx, kv_dim);
+    Act kg = gpu.alloc(c.n_ctx, kv_dim), vg = gpu.alloc(c.n_ctx, kv_dim), qg = gpu.alloc(rows, q_dim),
+        og = gpu.alloc(rows, q_dim);
+    gpu.from_host(k_all.data(), kg, 0, c.n_ctx);
+    gpu.from_host(v_all.data(), vg, 0, c.n_ctx);
+    gpu.from_host(q.data(), qg, 0, rows);
+    gpu.kv_store(gc, 0, kg, vg, all_pos.data());
+    std::vector<float> K(c.n_ctx * kv_dim), V(c.n_ctx * kv_dim), got(rows * q_dim);
+    gpu.read_cache(gc, 0, c.n_ctx, K.data(), V.data());
+    if (opt.kv_type == TensorType::F32) {
+      ASSERT_EQ(K, k_all);
+      ASSERT_EQ(V, v_all);
+    }
+    for (Route route : {Route::Gemm, Route::Gemv}) {
+      const char* rl = route == Route::Gemv ? "gemv" : "gemm";
+      gpu.attention(route, qg, gc, 0, c.pos.data(), shape, og, c.kv_shift);
+      gpu.to_host(og, 0, rows, got.data());
+      if (opt.kv_type == TensorType::F32) {
+        for (size_t i = 0; i < got.size(); ++i)
+          ASSERT_LE(std::fabs(double(got[i]) - ref[i]), 2e-5 * (1.0 + std::fabs(ref[i])))
+              << label << ", " << rl << ", element " << i;
+        continue;
+      }
+      if (f16_ref.y.empty()) f16_ref = reference(c, q, K, V);
+      const bool flash = route == Route::Gemm && opt.tensor_cores;
+      const double ratio = worst_ratio(got, f16_ref.y, flash ? f16_ref.flash_budget : f16_ref.f32_budget);
+      EXPECT_LE(ratio, 1.0) << label << ", " << rl;
+      RecordProperty(label + " " + rl + " worst error / budget", std::to_string(ratio));
+    }
+    for (Act a : {kg, vg, qg, og}) gpu.release(a);
+    gpu.free_cache(gc);
+  }
+  for (Act a : {kc, vc, qc, rc}) cpu->release(a);
+  cpu->free_cache(cc);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CudaAttention,
+    ::testing::Values(AttnCase{8, 4, 8, 64, {0, 1, 5, 63}, 0},                // stories260K's heads (d = 8)
+                      AttnCase{8, 2, 64, 1100, {0, 31, 32, 200, 1099}, 0},   // GQA 4:1, a split decode cache
+                      AttnCase{32, 8, 128, 3000, {2999}, 0},                 // one decode row, many segments
+                      AttnCase{4, 4, 128, 300, {3, 150, 299}, 2},            // misaddressed window (fault)
+                      AttnCase{4, 2, 32, 512, consecutive(0, 300), 0},       // a prefill of 300 rows
+                      AttnCase{8, 2, 128, 4096, consecutive(3796, 300), 0},  // 8B-like heads deep in the cache
+                      AttnCase{2, 2, 64, 2048, scattered(2048, 70, 3), 2},   // scattered positions, fault
+                      AttnCase{8, 4, 8, 256, consecutive(100, 130), 0},      // d = 8, tiles past one block
+                      AttnCase{4, 1, 32, 1000, {999, 5, 500, 64, 63, 0, 998, 128}, 0},  // GQA 4:1, one tile
+                      AttnCase{8, 2, 64, 700, consecutive(1, 200), 2}),      // consecutive rows under a fault
+    [](const auto& info) { return "case" + std::to_string(info.index); });
+
+#endif  // GRETA_HAVE_CUDA
+
+}  // namespace
+}  // namespace greta::test
