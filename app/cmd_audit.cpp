@@ -126,13 +126,13 @@ void register_audit(CLI::App& app) {
   cmd->add_option("--span", o->span, "logits span gate over N decode steps (0 = off)")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--repeat", o->repeat, "run N times; traces and tokens must be bit-identical")->check(CLI::Range(1, 1000));
   cmd->add_option("--tol", o->tolerance,
-                  "global relative-L2 tolerance per stage (default: 1e-4 for f32 routes, 16u for routes rounding operands "
-                  "with unit u, e.g. 7.8e-3 for f16 tensor cores)")
+                  "global relative-L2 tolerance per stage (default: 1e-4 for f32 routes, 64u for routes rounding operands "
+                  "with unit u, e.g. 3.1e-2 for f16 tensor cores)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--ref-backend", o->ref_backend, "also compare every stage with this backend (e.g. cpu), run clean")
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--cross-tol", o->cross_tolerance,
-                  "relative-L2 tolerance per stage between backends (default: 1e-3, or 16u as for --tol)")
+                  "relative-L2 tolerance per stage between backends (default: 1e-3, or 64u as for --tol)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--allow-drift", o->allow_drift, "exit 0 on DRIFT (accumulated rounding, no op over budget)");
   cmd->add_flag("--no-bos", o->no_bos, "do not add BOS to text prompts");

@@ -14,11 +14,14 @@
 
 namespace greta::audit {
 
-// Scaling of the default thresholds with the operand unit u of rounded-operand routes,
-// set from measurements of clean runs (docs/audit.md): stage relative L2 and span gap.
-constexpr double kStageTolerancePerUnit = 16;
+// Scaling of the default thresholds with the operand unit u of rounded-operand routes
+// (docs/audit.md). Stage tolerance 64u (3.1e-2 for f16): the clean 8192-token audit of the
+// synthetic 8B peaks at 1.24e-2, at an attention output (a long softmax average cancels,
+// so its relative difference is the largest). Span gap 64u; span mean KL 4096u² (9.5e-4
+// for f16, the KL ≤ 1e-3 the engine's tests hold llama.cpp's logits to).
+constexpr double kStageTolerancePerUnit = 64;
 constexpr double kSpanGapPerUnit = 64;
-constexpr double kSpanKlPerUnitSquared = 16;
+constexpr double kSpanKlPerUnitSquared = 4096;
 namespace {
 
 using trace::Point;

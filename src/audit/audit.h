@@ -49,7 +49,8 @@ struct AuditOptions {
 // Default thresholds for a backend and route choice. The f32 contract (exact operands,
 // both routes): 1e-4 relative L2 per stage, 1e-3 across backends, span gap 1e-3 and mean
 // KL 1e-5. A route that rounds its operands with unit u (tensor cores: f16, u = 2^-11)
-// moves every stage by a few u, so the stage thresholds scale with u (see docs/audit.md).
+// moves every stage by many u after dozens of layers, so the thresholds scale with u
+// (see docs/audit.md).
 struct Thresholds {
   double tolerance = 1e-4, cross_tolerance = 1e-3, span_gap = 1e-3, span_max_mean_kl = 1e-5;
 };

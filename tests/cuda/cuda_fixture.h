@@ -40,8 +40,9 @@ struct BackendModel {
 };
 
 // What the CUDA model tests allow per precision: the exact f32 contract keeps the CPU's
-// thresholds; fast (f16 operands, unit u = 2^-11) is held to 16u relative L2 on logits,
-// the audit's default stage tolerance for such routes.
+// thresholds; fast (f16 operands, unit u = 2^-11) is held to 16u relative L2 on logits, a
+// quarter of the audit's default stage tolerance for such routes (the small models' logits
+// measured at most 1.1e-3 on an H100).
 struct PrecisionClass {
   std::string name;
   double rel_l2;  // logits vs the float64 forward, the CPU, or the other route
