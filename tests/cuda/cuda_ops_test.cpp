@@ -212,6 +212,18 @@ TEST(CudaMatmulRowClasses, EveryGemvShapeOfQ4KAndQ6K) {
   }
 }
 
+// The same classes for the formats with their own decode pieces since (Q8_0: 34-byte
+// blocks, only 2-byte aligned; Q5_K: fifth bits in qh), and Q8_0 rows of an odd number of
+// blocks (the generic path).
+TEST(CudaMatmulRowClasses, EveryGemvShapeOfQ8_0AndQ5_K) {
+  GRETA_REQUIRE_CUDA();
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q5_K}) {
+    for (int64_t rows : {1030, 2100}) check_matmul(type, rows, 3328, {1, 3, 70});
+    check_matmul(type, 8200, 768, {1, 3, 70});
+  }
+  check_matmul(TensorType::Q8_0, 300, 3328 + 32, {1, 3});
+}
+
 // Unquantized rows of a width that is not a multiple of 8 (stories260K's ffn is 172):
 // the vector loads cover what they can and the rest goes element by element.
 // (Quantized rows are whole blocks, so only the unquantized formats have such rows.)

@@ -11,6 +11,8 @@
 // bound |y − y64| ≤ γ_K Σ|w x| holds for this order as for any other.
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 #include "backend/cuda/cuda_dequant.cuh"
 #include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_ops.h"
@@ -25,11 +27,73 @@ constexpr int kWarps = 4;  // per block
 template <TensorType T>
 struct Piece;
 
+// The factors of sub-blocks 2g and 2g+1 of a Q4_K/Q5_K super-block from its first 16
+// bytes: a = d*sc, b = dmin*m. The eight six-bit scales and mins are unpacked four at a
+// time (scale_min_k4's packing, as in quant::k_quant_scale_bytes).
+__device__ __forceinline__ void k_factors(const uint4& head, int g, float& a0, float& b0, float& a1, float& b1) {
+  const float d = half_bits_to_float(static_cast<uint16_t>(head.x & 0xFFFFu));
+  const float dmin = half_bits_to_float(static_cast<uint16_t>(head.x >> 16));
+  const uint32_t sc_lo = head.y & 0x3F3F3F3Fu, m_lo = head.z & 0x3F3F3F3Fu;
+  const uint32_t sc_hi = (head.w & 0x0F0F0F0Fu) | ((head.y >> 2) & 0x30303030u);
+  const uint32_t m_hi = ((head.w >> 4) & 0x0F0F0F0Fu) | ((head.z >> 2) & 0x30303030u);
+  const uint32_t scw = g < 2 ? sc_lo : sc_hi, mw = g < 2 ? m_lo : m_hi;
+  const int sh = 16 * (g & 1);
+  a0 = d * code_to_float((scw >> sh) & 0xFFu, 0.0f);
+  b0 = dmin * code_to_float((mw >> sh) & 0xFFu, 0.0f);
+  a1 = d * code_to_float((scw >> (sh + 8)) & 0xFFu, 0.0f);
+  b1 = dmin * code_to_float((mw >> (sh + 8)) & 0xFFu, 0.0f);
+}
+
+// The 32 weights of a Q4_K/Q5_K piece against its activations: codes lo (sub-block 2g)
+// and hi (2g+1) four bytes at a time; kFifth ORs in the fifth bits of Q5_K (bit 2g of
+// qh for lo, 2g+1 for hi).
+template <bool kFifth>
+__device__ __forceinline__ void k_dot(const uint4& q, const uint4& qh, const uint4& head, int g, const float xv[32],
+                                      float& acc) {
+  float a0, b0, a1, b1;
+  k_factors(head, g, a0, b0, a1, b1);
+  const uint32_t words[4] = {q.x, q.y, q.z, q.w}, hw[4] = {qh.x, qh.y, qh.z, qh.w};
+#pragma unroll
+  for (int v = 0; v < 4; ++v) {
+    uint32_t lo = words[v] & 0x0F0F0F0Fu, hi = (words[v] >> 4) & 0x0F0F0F0Fu;
+    if constexpr (kFifth) {
+      lo |= ((hw[v] >> (2 * g)) & 0x01010101u) << 4;
+      hi |= ((hw[v] >> (2 * g + 1)) & 0x01010101u) << 4;
+    }
+    const float* xl = xv + 4 * v;
+    const float* xh = xv + 16 + 4 * v;
+    acc = fmaf(fmaf(a0, byte_code_to_float<0>(lo, 0.0f), -b0), xl[0], acc);
+    acc = fmaf(fmaf(a1, byte_code_to_float<0>(hi, 0.0f), -b1), xh[0], acc);
+    acc = fmaf(fmaf(a0, byte_code_to_float<1>(lo, 0.0f), -b0), xl[1], acc);
+    acc = fmaf(fmaf(a1, byte_code_to_float<1>(hi, 0.0f), -b1), xh[1], acc);
+    acc = fmaf(fmaf(a0, byte_code_to_float<2>(lo, 0.0f), -b0), xl[2], acc);
+    acc = fmaf(fmaf(a1, byte_code_to_float<2>(hi, 0.0f), -b1), xh[2], acc);
+    acc = fmaf(fmaf(a0, byte_code_to_float<3>(lo, 0.0f), -b0), xl[3], acc);
+    acc = fmaf(fmaf(a1, byte_code_to_float<3>(hi, 0.0f), -b1), xh[3], acc);
+  }
+}
+
+// Q4_K and Q5_K share the layout of pieces: piece p of a row is sub-block pair g of
+// super-block p/8, half h. Its activations as 8 float4: [v] = elements 64g + 16h + 4v
+// .. +3 (low nibbles), [4 + v] = elements 64g + 32 + 16h + 4v .. +3 (high nibbles).
+struct KPieceLayout {
+  static constexpr int kElems = 32;
+  __device__ static const float* x_vec(const float* x, int64_t p, int v) {
+    const int sub = static_cast<int>(p % 8), g = sub / 2, h = sub % 2;
+    return x + (p / 8) * 256 + 64 * g + 16 * h + 32 * (v / 4) + 4 * (v % 4);
+  }
+  // The inverse: which piece and float4 of it element e (a multiple of 4) belongs to.
+  __device__ static void x_slot(int64_t e, int64_t& p, int& v) {
+    const int r = static_cast<int>(e % 256), g = r / 64, hi = (r % 64) / 32, t = r % 32;
+    p = (e / 256) * 8 + 2 * g + t / 16;
+    v = 4 * hi + (t % 16) / 4;
+  }
+};
+
 // Q4_K: a piece is one 16-byte load of codes = 16 low nibbles of sub-block 2g and the 16
 // high nibbles of sub-block 2g+1 at the same offsets, so no code byte is read twice.
 template <>
-struct Piece<TensorType::Q4_K> {
-  static constexpr int kElems = 32;
+struct Piece<TensorType::Q4_K> : KPieceLayout {
   struct Raw {
     uint4 q, head;  // codes; d, dmin and the 12 bytes of scales
   };
@@ -41,47 +105,68 @@ struct Piece<TensorType::Q4_K> {
     r.q = __ldg(reinterpret_cast<const uint4*>(b + 16 + 32 * g + 16 * h));
     return r;
   }
-  // The activations of piece p as 8 float4: [v] = elements 64g + 16h + 4v .. +3 (low
-  // nibbles), [4 + v] = elements 64g + 32 + 16h + 4v .. +3 (high nibbles).
-  __device__ static const float* x_vec(const float* x, int64_t p, int v) {
-    const int sub = static_cast<int>(p % 8), g = sub / 2, h = sub % 2;
-    return x + (p / 8) * 256 + 64 * g + 16 * h + 32 * (v / 4) + 4 * (v % 4);
+  __device__ static void dot(const Raw& r, int64_t p, const float xv[32], float& acc) {
+    k_dot<false>(r.q, r.q, r.head, static_cast<int>(p % 8) / 2, xv, acc);
   }
-  // The inverse: which piece and float4 of it element e (a multiple of 4) belongs to.
-  __device__ static void x_slot(int64_t e, int64_t& p, int& v) {
-    const int r = static_cast<int>(e % 256), g = r / 64, hi = (r % 64) / 32, t = r % 32;
-    p = (e / 256) * 8 + 2 * g + t / 16;
-    v = 4 * hi + (t % 16) / 4;
+};
+
+// Q5_K: as Q4_K, plus the 16 bytes of qh at offset 16h, whose bits 2g and 2g+1 are the
+// fifth bits of the piece's two sub-blocks (each qh byte serves both).
+template <>
+struct Piece<TensorType::Q5_K> : KPieceLayout {
+  struct Raw {
+    uint4 q, qh, head;
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t p) {
+    const uint8_t* b = row + (p / 8) * 176;
+    const int sub = static_cast<int>(p % 8), g = sub / 2, h = sub % 2;
+    Raw r;
+    r.head = __ldg(reinterpret_cast<const uint4*>(b));
+    r.qh = __ldg(reinterpret_cast<const uint4*>(b + 16 + 16 * h));
+    r.q = __ldg(reinterpret_cast<const uint4*>(b + 48 + 32 * g + 16 * h));
+    return r;
   }
   __device__ static void dot(const Raw& r, int64_t p, const float xv[32], float& acc) {
-    const int g = static_cast<int>(p % 8) / 2;
-    const uint4 head = r.head;
-    const float d = half_bits_to_float(static_cast<uint16_t>(head.x & 0xFFFFu));
-    const float dmin = half_bits_to_float(static_cast<uint16_t>(head.x >> 16));
-    // The eight six-bit scales and mins four at a time (scale_min_k4's packing, as in
-    // quant::k_quant_scale_bytes), then the bytes of sub-blocks 2g and 2g+1.
-    const uint32_t sc_lo = head.y & 0x3F3F3F3Fu, m_lo = head.z & 0x3F3F3F3Fu;
-    const uint32_t sc_hi = (head.w & 0x0F0F0F0Fu) | ((head.y >> 2) & 0x30303030u);
-    const uint32_t m_hi = ((head.w >> 4) & 0x0F0F0F0Fu) | ((head.z >> 2) & 0x30303030u);
-    const uint32_t scw = g < 2 ? sc_lo : sc_hi, mw = g < 2 ? m_lo : m_hi;
-    const int sh = 16 * (g & 1);
-    const float a0 = d * code_to_float((scw >> sh) & 0xFFu, 0.0f), b0 = dmin * code_to_float((mw >> sh) & 0xFFu, 0.0f);
-    const float a1 = d * code_to_float((scw >> (sh + 8)) & 0xFFu, 0.0f),
-                b1 = dmin * code_to_float((mw >> (sh + 8)) & 0xFFu, 0.0f);
-    const uint32_t words[4] = {r.q.x, r.q.y, r.q.z, r.q.w};
+    k_dot<true>(r.q, r.qh, r.head, static_cast<int>(p % 8) / 2, xv, acc);
+  }
+};
+
+// Q8_0: a piece is one 34-byte block (f16 scale, 32 signed codes). Blocks are only
+// 2-byte aligned, but in rows of an even number of blocks (4-byte aligned) block p
+// starts 2*(p&1) bytes past a 4-byte boundary, so nine aligned words from there hold it
+// (an even block's ninth word also takes the next block's scale: never past the row,
+// whose last block is odd). One funnel shift per word realigns the codes.
+template <>
+struct Piece<TensorType::Q8_0> {
+  static constexpr int kElems = 32;
+  struct Raw {
+    uint32_t w[9];
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t p) {
+    const auto* a = reinterpret_cast<const uint32_t*>(row + p * 34 - 2 * (p & 1));
+    Raw r;
 #pragma unroll
-    for (int v = 0; v < 4; ++v) {
-      const uint32_t lo = words[v] & 0x0F0F0F0Fu, hi = (words[v] >> 4) & 0x0F0F0F0Fu;
-      const float* xl = xv + 4 * v;
-      const float* xh = xv + 16 + 4 * v;
-      acc = fmaf(fmaf(a0, byte_code_to_float<0>(lo, 0.0f), -b0), xl[0], acc);
-      acc = fmaf(fmaf(a1, byte_code_to_float<0>(hi, 0.0f), -b1), xh[0], acc);
-      acc = fmaf(fmaf(a0, byte_code_to_float<1>(lo, 0.0f), -b0), xl[1], acc);
-      acc = fmaf(fmaf(a1, byte_code_to_float<1>(hi, 0.0f), -b1), xh[1], acc);
-      acc = fmaf(fmaf(a0, byte_code_to_float<2>(lo, 0.0f), -b0), xl[2], acc);
-      acc = fmaf(fmaf(a1, byte_code_to_float<2>(hi, 0.0f), -b1), xh[2], acc);
-      acc = fmaf(fmaf(a0, byte_code_to_float<3>(lo, 0.0f), -b0), xl[3], acc);
-      acc = fmaf(fmaf(a1, byte_code_to_float<3>(hi, 0.0f), -b1), xh[3], acc);
+    for (int i = 0; i < 9; ++i) r.w[i] = __ldg(a + i);
+    return r;
+  }
+  // The activations of piece p as 8 float4: [v] = elements 32p + 4v .. +3.
+  __device__ static const float* x_vec(const float* x, int64_t p, int v) { return x + p * 32 + 4 * v; }
+  __device__ static void x_slot(int64_t e, int64_t& p, int& v) {
+    p = e / 32;
+    v = static_cast<int>(e % 32) / 4;
+  }
+  __device__ static void dot(const Raw& r, int64_t p, const float xv[32], float& acc) {
+    const bool odd = (p & 1) != 0;
+    const float d = half_bits_to_float(static_cast<uint16_t>(odd ? r.w[0] >> 16 : r.w[0] & 0xFFFFu));
+    const uint32_t shift = odd ? 32 : 16;
+#pragma unroll
+    for (int j = 0; j < 8; ++j) {
+      // Codes 4j .. 4j+3, each flipped to an unsigned byte (as dequant8 reads a signed byte).
+      const uint32_t q = __funnelshift_rc(r.w[j], r.w[j + 1], shift) ^ 0x80808080u;
+      acc = fmaf(d * byte_code_to_float<0>(q, 128.0f), xv[4 * j], acc);
+      acc = fmaf(d * byte_code_to_float<1>(q, 128.0f), xv[4 * j + 1], acc);
+      acc = fmaf(d * byte_code_to_float<2>(q, 128.0f), xv[4 * j + 2], acc);
+      acc = fmaf(d * byte_code_to_float<3>(q, 128.0f), xv[4 * j + 3], acc);
     }
   }
 };
@@ -240,16 +325,16 @@ void launch_rows(const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, co
                  x, ldx, y, ldy, k_vec);
 }
 
-// Q4_K and Q6_K. With kStage, the block first copies the activation row into shared
-// memory, laid out so that when lane j reads float4 v of its piece (j, j+32, ...), the 32
-// lanes read 512 consecutive bytes: one pass over the banks (read straight from global
-// memory, a lane's float4s are 64-256 bytes apart from its neighbours', 16-32 cache lines
-// per warp-wide load). Each lane walks its pieces in chunks of D: the raw bytes of D pieces
-// of all R rows are loaded first (D*R independent loads in flight), then consumed in
-// order; the accumulation order per lane (pieces lane, lane+32, ...) depends neither on D
-// nor on kStage. The first chunk's weights are requested before the activations are
-// staged (and before the previous kernel has finished, see cuda_launch.cuh): no kernel
-// writes weights.
+// The formats with their own pieces (Q4_K, Q5_K, Q6_K, Q8_0). With kStage, the block
+// first copies the activation row into shared memory, laid out so that when lane j
+// reads float4 v of its piece (j, j+32, ...), the 32 lanes read 512 consecutive bytes:
+// one pass over the banks (read straight from global memory, a lane's float4s are 64-256
+// bytes apart from its neighbours', 16-32 cache lines per warp-wide load). Each lane
+// walks its pieces in chunks of D: the raw bytes of D pieces of all R rows are loaded
+// first (D*R independent loads in flight), then consumed in order; the accumulation order
+// per lane (pieces lane, lane+32, ...) depends neither on D nor on kStage. The first
+// chunk's weights are requested before the activations are staged (and before the
+// previous kernel has finished, see cuda_launch.cuh): no kernel writes weights.
 template <TensorType T, int R, int D, int W, bool kStage>
 __global__ void __launch_bounds__(32 * W)
     gemv_staged_kernel(const uint8_t* __restrict__ w, int64_t row_bytes, int64_t n_rows, int64_t k,
@@ -347,9 +432,13 @@ struct Shape {
   bool stage;
 };
 
-Shape pick_shape(TensorType type, int64_t n_rows) {
-  const bool q4 = type == TensorType::Q4_K;
-  if (n_rows >= 8192) return {4, 1, 4, false};
+// Q8_0 and Q5_K take Q4_K's and Q6_K's classes; only Q8_0's long
+// rows (the down projection) do better with four rows a warp (tg128 on an 8B q8_0 file,
+// H100: 172.9 -> 179.5 tok/s; other classes tried there were slower).
+Shape pick_shape(TensorType type, int64_t n_rows, int64_t k) {
+  const bool q8 = type == TensorType::Q8_0;
+  const bool q4 = type == TensorType::Q4_K || q8;
+  if (n_rows >= 8192 || (q8 && n_rows >= 2048 && k >= 8192)) return {4, 1, 4, false};
   if (n_rows >= 2048) return q4 ? Shape{2, 4, 8, false} : Shape{2, 2, 8, false};
   return q4 ? Shape{1, 4, 8, true} : Shape{1, 4, 4, false};
 }
@@ -369,6 +458,12 @@ void launch_shape(Shape s, const void* w, int64_t row_bytes, int64_t n_rows, int
   launch_staged<T, 1, 1, 4, false>(w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy);
 }
 
+// Q8_0's piece needs rows of an even number of blocks, 4-byte aligned (see Piece<Q8_0>).
+bool has_piece(TensorType type, const void* w, int64_t k) {
+  if (type == TensorType::Q8_0) return (k / 32) % 2 == 0 && reinterpret_cast<uintptr_t>(w) % 4 == 0;
+  return true;
+}
+
 }  // namespace
 
 void launch_gemv(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x,
@@ -377,9 +472,9 @@ void launch_gemv(TensorType type, const void* w, int64_t row_bytes, int64_t n_ro
   const int64_t k_vec = vector_width(type, w, row_bytes, k, x, ldx);
   dispatch_type(type, [&](auto tag) {
     constexpr TensorType T = decltype(tag)::value;
-    if constexpr (T == TensorType::Q4_K || T == TensorType::Q6_K) {
-      if (staged_bytes(k) <= kMaxStagedBytes) {
-        launch_shape<T>(pick_shape(T, n_rows), w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy);
+    if constexpr (T == TensorType::Q4_K || T == TensorType::Q5_K || T == TensorType::Q6_K || T == TensorType::Q8_0) {
+      if (staged_bytes(k) <= kMaxStagedBytes && has_piece(T, w, k)) {
+        launch_shape<T>(pick_shape(T, n_rows, k), w, row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy);
         return;
       }
     }
