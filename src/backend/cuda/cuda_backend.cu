@@ -78,17 +78,24 @@ std::string CudaBackend::name() const {
 }
 
 std::string CudaBackend::numeric_contract() const {
-  return "activations and KV cache f32; weights dequantized exactly to f32 inside the kernels with the CPU's "
-         "per-format expressions (same bits); every matrix product is an f32 fused-multiply-add accumulation "
-         "of products of exact weights and f32 activations, in a route-specific order (GEMV: one chain per lane "
-         "over a strided share of the row, then a warp butterfly; GEMM: one sequential chain over k per "
-         "output), so the "
-         "two routes agree within gamma_K sum|w x| but not bit for bit, and neither matches the CPU's canonical "
-         "16-lane order; rmsnorm sum of squares in f64, then (x*s)*g in f32; rope, swiglu, add, scale as on "
-         "the CPU (expf to within 2 ulp, correctly rounded division and sqrt, no fast-math); attention scores "
-         "are f32 dots, softmax is online over chunks of 32 keys per warp (expf rescaling when the maximum "
-         "grows, four warps merged at the end; decode splits caches longer than 256 keys into segments merged "
-         "in a second pass), which adds a few roundings per probability beyond a two-pass softmax";
+  const std::string common =
+      "weights dequantized exactly to f32 inside the kernels with the CPU's per-format expressions (same bits); "
+      "rmsnorm sum of squares in f64, then (x*s)*g in f32; rope, swiglu, add, scale as on the CPU (expf to "
+      "within 2 ulp, correctly rounded division and sqrt, no fast-math); decode (GEMV): f32 fused-multiply-add "
+      "of exact weights and f32 activations, one chain per lane over its share of the row, then a warp "
+      "butterfly; decode attention: f32 scores and an online softmax over chunks of keys, caches longer than a "
+      "few hundred keys split into segments merged in a second pass";
+  if (!options_.tensor_cores)
+    return "precision exact: activations and KV cache f32; " + common +
+           "; prefill (GEMM): one sequential f32 FMA chain over k per output of exact weights and f32 "
+           "activations, so the two routes agree within gamma_K sum|w x| but not bit for bit; prefill attention "
+           "as decode attention, one segment";
+  return std::string("precision fast: activations f32, KV cache ") +
+         (options_.kv_type == TensorType::F16 ? "f16 (rounded to nearest when stored)" : "f32") + "; " + common +
+         "; prefill (GEMM) on tensor cores: each exact weight and each activation rounded to f16, products "
+         "accumulated in f32 (terms aligned by truncation inside the multi-term adds); prefill attention: flash "
+         "attention on tensor cores, q and each probability rounded to f16 for their products, f32 online "
+         "softmax with exp2 of log2(e)-scaled scores";
 }
 
 void* CudaBackend::scratch(Scratch& s, size_t bytes) {
