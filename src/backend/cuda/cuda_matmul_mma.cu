@@ -7,30 +7,23 @@
 // (column-major) fragments want, so ldmatrix reads them without a transpose.
 //
 // GEMM tiles: a block computes BM weight rows × BN tokens, walking K 64 at a time through
-// a STAGES-deep cp.async ring in shared memory. A tile row is 64 halves = 128 bytes = eight
-// 16-byte chunks; chunk c of row r is stored at chunk c ^ (r & 7), so the eight row
-// addresses of one ldmatrix (and the chunks of one cp.async wave) fall in distinct banks.
+// a STAGES-deep cp.async ring of swizzled tiles in shared memory (cuda_mma.cuh). Q4_K and
+// Q6_K weights skip the first step: cuda_matmul_fused.cu dequantizes them inside the GEMM.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <stdexcept>
 
 #include "backend/cuda/cuda_dequant.cuh"
+#include "backend/cuda/cuda_mma.cuh"
 #include "backend/cuda/cuda_ops.h"
 
 namespace greta::cuda {
 namespace {
 
+using namespace mma;
+
 // ---- f16 operands -------------------------------------------------------------------
-
-__device__ __forceinline__ uint32_t pack_half2(float a, float b) {
-  const __half2 h = __floats2half2_rn(a, b);
-  return *reinterpret_cast<const uint32_t*>(&h);
-}
-
-__device__ __forceinline__ uint4 pack8(const float v[8]) {
-  return make_uint4(pack_half2(v[0], v[1]), pack_half2(v[2], v[3]), pack_half2(v[4], v[5]), pack_half2(v[6], v[7]));
-}
 
 // One thread per group of 8 output halves: the flat group index g covers [rows][k_pad/8]
 // in order, so a warp writes 512 contiguous bytes. 32-bit indices (the launcher checks).
@@ -80,47 +73,12 @@ uint32_t group_count(int64_t rows, int64_t k_pad) {
 
 // ---- GEMM -----------------------------------------------------------------------------
 
-constexpr int kBK = 64;  // halves of K per stage: one 128-byte row of eight 16-byte chunks
-
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
-
-// 16 bytes global → shared, or 16 zero bytes when !valid (src-size 0 reads nothing).
-__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool valid) {
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
-}
-__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
-template <int N>
-__device__ __forceinline__ void cp_async_wait() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
-}
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t addr, uint32_t r[4]) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(addr));
-}
-
-__device__ __forceinline__ void mma_16816(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-      "{%0,%1,%2,%3};\n"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-// Byte offset of chunk c of tile row r (swizzled).
-__device__ __forceinline__ uint32_t tile_offset(int r, int c) { return r * 128 + ((c ^ (r & 7)) << 4); }
-
 template <int BM, int BN, int WM, int WN, int STAGES>
 struct Tile {
   static constexpr int kWarps = (BM / WM) * (BN / WN);
   static constexpr int kThreads = 32 * kWarps;
   static constexpr int kStageBytes = (BM + BN) * kBK * 2;
   static constexpr int kSmem = STAGES * kStageBytes;
-  static constexpr int kMi = WM / 16, kNi = WN / 8;  // mma tiles per warp
-  static_assert(WN % 16 == 0 && WM % 16 == 0, "B fragments are loaded 16 tokens at a time");
   static_assert((BM * 8) % kThreads == 0 && (BN * 8) % kThreads == 0, "whole chunks per thread");
 };
 
@@ -156,13 +114,7 @@ __global__ void __launch_bounds__(Tile<BM, BN, WM, WN, STAGES>::kThreads)
     }
   };
 
-  float acc[P::kMi][P::kNi][4] = {};
-
-  // ldmatrix row addresses: A (x4 = rows 0-15 × k 0-15 of one m16 tile): lane l gives row
-  // l%16, chunk l/16. B (x4 = two n8 tiles × k 0-15): lane l gives token (l%8) + 8(l/16),
-  // chunk (l/8)%2. All tile rows start at multiples of 8, so row & 7 = lane & 7.
-  const int a_row = wm0 + (lane & 15), a_chunk = lane >> 4;
-  const int b_row = wn0 + (lane & 7) + ((lane >> 4) << 3), b_chunk = (lane >> 3) & 1;
+  WarpTile<WM, WN> wt(wm0, wn0, lane);
 
 #pragma unroll
   for (int s = 0; s < STAGES - 1; ++s) {
@@ -179,34 +131,11 @@ __global__ void __launch_bounds__(Tile<BM, BN, WM, WN, STAGES>::kThreads)
     }
     const uint32_t a_base = base + (kt % STAGES) * P::kStageBytes, b_base = a_base + BM * 128;
 #pragma unroll
-    for (int kk = 0; kk < kBK / 16; ++kk) {
-      uint32_t af[P::kMi][4], bf[P::kNi / 2][4];
-#pragma unroll
-      for (int mi = 0; mi < P::kMi; ++mi)
-        ldmatrix_x4(a_base + tile_offset(a_row + mi * 16, 2 * kk + a_chunk), af[mi]);
-#pragma unroll
-      for (int nj = 0; nj < P::kNi / 2; ++nj)
-        ldmatrix_x4(b_base + tile_offset(b_row + nj * 16, 2 * kk + b_chunk), bf[nj]);
-#pragma unroll
-      for (int mi = 0; mi < P::kMi; ++mi)
-#pragma unroll
-        for (int ni = 0; ni < P::kNi; ++ni)
-          mma_16816(acc[mi][ni], af[mi], bf[ni / 2][(ni & 1) * 2], bf[ni / 2][(ni & 1) * 2 + 1]);
-    }
+    for (int kk = 0; kk < kBK / 16; ++kk) wt.step(a_base, b_base, kk);
   }
   cp_async_wait<0>();
 
-  // Accumulator c of mma tile (mi, ni): weight row g (+8 for c2, c3), token 2q (+1 for c1, c3).
-  const int g = lane >> 2, q = lane & 3;
-#pragma unroll
-  for (int mi = 0; mi < P::kMi; ++mi)
-#pragma unroll
-    for (int ni = 0; ni < P::kNi; ++ni)
-#pragma unroll
-      for (int c = 0; c < 4; ++c) {
-        const int r = r0 + wm0 + mi * 16 + g + (c >> 1) * 8, t = t0 + wn0 + ni * 8 + 2 * q + (c & 1);
-        if (r < n_rows && t < n_tokens) y[static_cast<int64_t>(t) * ldy + r] = acc[mi][ni][c];
-      }
+  wt.store(r0 + wm0, t0 + wn0, lane, n_rows, n_tokens, y, ldy);
 }
 
 template <int BM, int BN, int WM, int WN, int STAGES>

@@ -43,6 +43,14 @@ void launch_to_f16(const float* x, int64_t ldx, int64_t n_tokens, int64_t k, uin
 // y[t][r] = Σ_k w16[r][k] · x16[t][k] (f32 accumulation) for r < n_rows, t < n_tokens; y rows ldy apart.
 void launch_gemm_f16(const uint16_t* w16, int64_t n_rows, const uint16_t* x16, int64_t n_tokens, int64_t k_pad, float* y,
                      int64_t ldy);
+// The same product for Q4_K and Q6_K weights with the dequantization inside the GEMM
+// (no f16 weight copy): bit-identical to launch_dequant_f16 + launch_gemm_f16. Not yet
+// the backend's route: still slower than the two steps (NOTES.md). x16 as
+// launch_to_f16 writes it. Returns false, queuing nothing, for other formats or weights
+// not on a 16-byte line. `variant` picks the tile for benchmarks (0: by shape; 1: 128×128
+// three stages, 2: 128×128 four stages, 3: 64×64, 4: 64×128).
+bool launch_matmul_fused(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k,
+                         const uint16_t* x16, int64_t n_tokens, float* y, int64_t ldy, int variant = 0);
 
 // cos_sin: [rows][rope_dim/2][2] in device memory.
 void launch_rope(float* x, int64_t rows, int64_t cols, int head_dim, int rope_dim, const float* cos_sin);
