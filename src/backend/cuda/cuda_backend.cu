@@ -67,6 +67,12 @@ CudaBackend::~CudaBackend() {
   for (void* p : weights_) cudaFree(p);
   for (Scratch* s : {&tokens_, &positions_, &cos_sin_, &partial_, &w16_, &x16_})
     if (s->ptr) cudaFree(s->ptr);
+  for (StagedWeight& sw : staged_) {
+    if (sw.buf.ptr) cudaFree(sw.buf.ptr);
+    for (void* e : {sw.ready, sw.free})
+      if (e) cudaEventDestroy(static_cast<cudaEvent_t>(e));
+  }
+  if (side_stream_) cudaStreamDestroy(static_cast<cudaStream_t>(side_stream_));
   for (Stage& st : stages_) {
     if (st.host) cudaFreeHost(st.host);
     if (st.done) cudaEventDestroy(static_cast<cudaEvent_t>(st.done));
@@ -230,20 +236,61 @@ void CudaBackend::matmul(const Weight& w, Act x, Act out, Route route) {
   require(x.cols >= w.cols && out.cols >= w.rows, "matmul shapes do not fit");
   require(plain || (reinterpret_cast<uintptr_t>(x.data) % 16 == 0 && x.cols % 4 == 0),
           "a quantized matmul needs 16-byte aligned activation rows");
-  if (route == Route::Gemm && options_.tensor_cores) {
+  if (route == Route::Gemm && options_.tensor_cores && x.rows > kGemvRowsInGemmRoute) {
     // Both operands rounded to f16 rows of k_pad (zero tail), then one tensor-core GEMM;
-    // the weights are dequantized again on every call (no f16 copy kept: it would double
-    // the weights' memory).
+    // the weights are converted again on every call (no f16 copy kept: it would double
+    // the weights' memory), ahead of time on the side stream when prefetch() named them.
     const int64_t k_pad = mma_k_padded(w.cols);
     auto* x16 = static_cast<uint16_t*>(scratch(x16_, static_cast<size_t>(x.rows * k_pad) * sizeof(uint16_t)));
-    auto* w16 = static_cast<uint16_t*>(scratch(w16_, static_cast<size_t>(w.rows * k_pad) * sizeof(uint16_t)));
     launch_to_f16(x.data, x.cols, x.rows, w.cols, x16);
+    StagedWeight* st = nullptr;
+    for (StagedWeight& s : staged_)
+      if (s.src == w.data && s.rows == w.rows && s.cols == w.cols) st = &s;
+    if (st) {
+      check(cudaStreamWaitEvent(nullptr, static_cast<cudaEvent_t>(st->ready), 0), "cudaStreamWaitEvent");
+      launch_gemm_f16(static_cast<const uint16_t*>(st->buf.ptr), w.rows, x16, x.rows, k_pad, out.data, out.cols);
+      check(cudaEventRecord(static_cast<cudaEvent_t>(st->free), nullptr), "cudaEventRecord");
+      st->src = nullptr;  // used: the slot may be refilled once `free` has passed
+      return;
+    }
+    auto* w16 = static_cast<uint16_t*>(scratch(w16_, static_cast<size_t>(w.rows * k_pad) * sizeof(uint16_t)));
     launch_dequant_f16(w.type, w.data, w.row_bytes(), w.rows, w.cols, w16);
     launch_gemm_f16(w16, w.rows, x16, x.rows, k_pad, out.data, out.cols);
-  } else if (route == Route::Gemv)
+  } else if (route == Route::Gemv || (route == Route::Gemm && options_.tensor_cores))
     launch_gemv(w.type, w.data, w.row_bytes(), w.rows, w.cols, x.data, x.cols, x.rows, out.data, out.cols);
   else
     launch_gemm(w.type, w.data, w.row_bytes(), w.rows, w.cols, x.data, x.cols, x.rows, out.data, out.cols);
+}
+
+void CudaBackend::prefetch(const Weight& w, Route route, int64_t rows) {
+  if (route != Route::Gemm || !options_.tensor_cores || rows <= kGemvRowsInGemmRoute) return;
+  for (const StagedWeight& s : staged_)
+    if (s.src == w.data && s.rows == w.rows && s.cols == w.cols) return;
+  if (!side_stream_) {
+    cudaStream_t s;
+    check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
+    side_stream_ = s;
+    for (StagedWeight& sw : staged_)
+      for (void** e : {&sw.ready, &sw.free}) {
+        cudaEvent_t ev;
+        check(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "cudaEventCreate");
+        *e = ev;
+      }
+  }
+  StagedWeight& st = staged_[next_staged_];
+  next_staged_ = (next_staged_ + 1) % staged_.size();
+  const size_t bytes = static_cast<size_t>(w.rows * mma_k_padded(w.cols)) * sizeof(uint16_t);
+  // Growing frees the old buffer, which waits for the whole device: only the first calls.
+  void* buf = scratch(st.buf, bytes);
+  auto* side = static_cast<cudaStream_t>(side_stream_);
+  // The product that last read this slot must be done before it is overwritten; the
+  // conversion waits for it on the side stream, not the host.
+  check(cudaStreamWaitEvent(side, static_cast<cudaEvent_t>(st.free), 0), "cudaStreamWaitEvent");
+  launch_dequant_f16(w.type, w.data, w.row_bytes(), w.rows, w.cols, static_cast<uint16_t*>(buf), side);
+  check(cudaEventRecord(static_cast<cudaEvent_t>(st.ready), side), "cudaEventRecord");
+  st.src = w.data;
+  st.rows = w.rows;
+  st.cols = w.cols;
 }
 
 void CudaBackend::rope(Act x, int head_dim, int rope_dim, const float* cos_sin) {
