@@ -90,10 +90,6 @@ class Backend {
   virtual void rmsnorm(Act x, const Weight& w, float eps, Act out) = 0;
   // out[t] = W · x[t]
   virtual void matmul(const Weight& w, Act x, Act out, Route route) = 0;
-  // A hint: `w` is the next matrix this route will multiply, by `rows` activation rows, so
-  // a backend may prepare it while the current work runs (the CUDA tensor-core route
-  // converts it to f16 then).
-  virtual void prefetch(const Weight& w, Route route, int64_t rows) {}
   // Rotates pairs (2i, 2i+1) of every head of every row (llama.cpp's "normal" RoPE) by the
   // angle whose cosine and sine are cos_sin[row][i][0..1] (host memory, rope_dim/2 pairs per
   // row, computed once per forward); dimensions past rope_dim are untouched.

@@ -239,9 +239,6 @@ void LlamaModel::forward_step(KvCache& cache, const int32_t* tokens, const int32
     if (f && f->kind != FaultKind::Offset) apply_output_fault(*f, x, x, pos);
   }
 
-  // Each product names the next one, so a backend can prepare it meanwhile (prefetch).
-  auto next = [&](const Weight& w) { backend_.prefetch(w, route, n); };
-  next(weights_.layers[0].wq);
   for (int l = 0; l < static_cast<int>(c.n_layers); ++l) {
     const auto& L = weights_.layers[l];
     if (l > 0) {
@@ -257,11 +254,8 @@ void LlamaModel::forward_step(KvCache& cache, const int32_t* tokens, const int32
     }
     observe(h, Point::x_in, l, x, pos);
     stage(h, path, Point::attn_norm, l, x, xn, pos, [&](Act in) { backend_.rmsnorm(in, L.attn_norm, c.rms_eps, xn); });
-    next(L.wk);
     matmul_stage(h, path, Point::q, l, L.wq, xn, q, pos);
-    next(L.wv);
     matmul_stage(h, path, Point::k, l, L.wk, xn, k, pos);
-    next(L.wo);
     matmul_stage(h, path, Point::v, l, L.wv, xn, v, pos);
     rope_stage(Point::q_rope, l, q);
     rope_stage(Point::k_rope, l, k);
@@ -272,16 +266,12 @@ void LlamaModel::forward_step(KvCache& cache, const int32_t* tokens, const int32
       stage(h, path, Point::attn_out, l, q, att, pos,
             [&](Act in) { backend_.attention(route, in, cache, l, pos, shape, att, shift); });
     }
-    next(L.w_gate);
     matmul_stage(h, path, Point::wo_out, l, L.wo, att, proj, pos);
     stage(h, path, Point::x_after_attn, l, x, x2, pos, [&](Act in) { backend_.add(in, proj, x2); });
     stage(h, path, Point::ffn_norm, l, x2, xn, pos, [&](Act in) { backend_.rmsnorm(in, L.ffn_norm, c.rms_eps, xn); });
-    next(L.w_up);
     matmul_stage(h, path, Point::gate, l, L.w_gate, xn, gate, pos);
-    next(L.w_down);
     matmul_stage(h, path, Point::up, l, L.w_up, xn, up, pos);
     stage(h, path, Point::ffn_act, l, gate, act, pos, [&](Act in) { backend_.swiglu(in, up, act); });
-    if (l + 1 < static_cast<int>(c.n_layers)) next(weights_.layers[l + 1].wq);
     matmul_stage(h, path, Point::mlp_out, l, L.w_down, act, proj, pos);
     stage(h, path, Point::x_out, l, x2, x, pos, [&](Act in) { backend_.add(in, proj, x); });
   }

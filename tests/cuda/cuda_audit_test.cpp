@@ -37,7 +37,8 @@ TEST_P(CudaCleanAudit, NoLocalViolation) {
   o.span = 8;
   const auto r = audit::run_audit(*m.model, prompts_for(model), o);
   for (const auto& p : r.prompts) {
-    EXPECT_EQ(p.verdict, audit::Verdict::Pass) << p.id;
+    // EXACT where every product of the prompt ran the GEMV kernel (a one-token prefill).
+    EXPECT_TRUE(p.verdict == audit::Verdict::Pass || p.verdict == audit::Verdict::Exact) << p.id;
     EXPECT_FALSE(p.root_cause.has_value()) << p.id;
     EXPECT_EQ(p.prefill_last_top1, p.decode0_top1) << p.id;
     EXPECT_TRUE(p.span.passed) << p.id;

@@ -67,12 +67,6 @@ CudaBackend::~CudaBackend() {
   for (void* p : weights_) cudaFree(p);
   for (Scratch* s : {&tokens_, &positions_, &cos_sin_, &partial_, &w16_, &x16_})
     if (s->ptr) cudaFree(s->ptr);
-  for (StagedWeight& sw : staged_) {
-    if (sw.buf.ptr) cudaFree(sw.buf.ptr);
-    for (void* e : {sw.ready, sw.free})
-      if (e) cudaEventDestroy(static_cast<cudaEvent_t>(e));
-  }
-  if (side_stream_) cudaStreamDestroy(static_cast<cudaStream_t>(side_stream_));
   for (Stage& st : stages_) {
     if (st.host) cudaFreeHost(st.host);
     if (st.done) cudaEventDestroy(static_cast<cudaEvent_t>(st.done));
@@ -99,7 +93,8 @@ std::string CudaBackend::numeric_contract() const {
   return std::string("precision fast: activations f32, KV cache ") +
          (options_.kv_type == TensorType::F16 ? "f16 (rounded to nearest when stored)" : "f32") + "; " + common +
          "; prefill (GEMM) on tensor cores: each exact weight and each activation rounded to f16, products "
-         "accumulated in f32 (terms aligned by truncation inside the multi-term adds); prefill attention: flash "
+         "accumulated in f32 (terms aligned by truncation inside the multi-term adds), except products of at most "
+         "8 rows (a logits row, a short prompt), which run the decode kernel; prefill attention: flash "
          "attention on tensor cores, q and each probability rounded to f16 for their products, f32 online "
          "softmax with exp2 of log2(e)-scaled scores";
 }
@@ -239,20 +234,11 @@ void CudaBackend::matmul(const Weight& w, Act x, Act out, Route route) {
   if (route == Route::Gemm && options_.tensor_cores && x.rows > kGemvRowsInGemmRoute) {
     // Both operands rounded to f16 rows of k_pad (zero tail), then one tensor-core GEMM;
     // the weights are converted again on every call (no f16 copy kept: it would double
-    // the weights' memory), ahead of time on the side stream when prefetch() named them.
+    // the weights' memory). Converting the next weight on a side stream during this product
+    // was tried and gained nothing: the GEMM holds the multiprocessors' registers.
     const int64_t k_pad = mma_k_padded(w.cols);
     auto* x16 = static_cast<uint16_t*>(scratch(x16_, static_cast<size_t>(x.rows * k_pad) * sizeof(uint16_t)));
     launch_to_f16(x.data, x.cols, x.rows, w.cols, x16);
-    StagedWeight* st = nullptr;
-    for (StagedWeight& s : staged_)
-      if (s.src == w.data && s.rows == w.rows && s.cols == w.cols) st = &s;
-    if (st) {
-      check(cudaStreamWaitEvent(nullptr, static_cast<cudaEvent_t>(st->ready), 0), "cudaStreamWaitEvent");
-      launch_gemm_f16(static_cast<const uint16_t*>(st->buf.ptr), w.rows, x16, x.rows, k_pad, out.data, out.cols);
-      check(cudaEventRecord(static_cast<cudaEvent_t>(st->free), nullptr), "cudaEventRecord");
-      st->src = nullptr;  // used: the slot may be refilled once `free` has passed
-      return;
-    }
     auto* w16 = static_cast<uint16_t*>(scratch(w16_, static_cast<size_t>(w.rows * k_pad) * sizeof(uint16_t)));
     launch_dequant_f16(w.type, w.data, w.row_bytes(), w.rows, w.cols, w16);
     launch_gemm_f16(w16, w.rows, x16, x.rows, k_pad, out.data, out.cols);
@@ -260,37 +246,6 @@ void CudaBackend::matmul(const Weight& w, Act x, Act out, Route route) {
     launch_gemv(w.type, w.data, w.row_bytes(), w.rows, w.cols, x.data, x.cols, x.rows, out.data, out.cols);
   else
     launch_gemm(w.type, w.data, w.row_bytes(), w.rows, w.cols, x.data, x.cols, x.rows, out.data, out.cols);
-}
-
-void CudaBackend::prefetch(const Weight& w, Route route, int64_t rows) {
-  if (route != Route::Gemm || !options_.tensor_cores || rows <= kGemvRowsInGemmRoute) return;
-  for (const StagedWeight& s : staged_)
-    if (s.src == w.data && s.rows == w.rows && s.cols == w.cols) return;
-  if (!side_stream_) {
-    cudaStream_t s;
-    check(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), "cudaStreamCreate");
-    side_stream_ = s;
-    for (StagedWeight& sw : staged_)
-      for (void** e : {&sw.ready, &sw.free}) {
-        cudaEvent_t ev;
-        check(cudaEventCreateWithFlags(&ev, cudaEventDisableTiming), "cudaEventCreate");
-        *e = ev;
-      }
-  }
-  StagedWeight& st = staged_[next_staged_];
-  next_staged_ = (next_staged_ + 1) % staged_.size();
-  const size_t bytes = static_cast<size_t>(w.rows * mma_k_padded(w.cols)) * sizeof(uint16_t);
-  // Growing frees the old buffer, which waits for the whole device: only the first calls.
-  void* buf = scratch(st.buf, bytes);
-  auto* side = static_cast<cudaStream_t>(side_stream_);
-  // The product that last read this slot must be done before it is overwritten; the
-  // conversion waits for it on the side stream, not the host.
-  check(cudaStreamWaitEvent(side, static_cast<cudaEvent_t>(st.free), 0), "cudaStreamWaitEvent");
-  launch_dequant_f16(w.type, w.data, w.row_bytes(), w.rows, w.cols, static_cast<uint16_t*>(buf), side);
-  check(cudaEventRecord(static_cast<cudaEvent_t>(st.ready), side), "cudaEventRecord");
-  st.src = w.data;
-  st.rows = w.rows;
-  st.cols = w.cols;
 }
 
 void CudaBackend::rope(Act x, int head_dim, int rope_dim, const float* cos_sin) {

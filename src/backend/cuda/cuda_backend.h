@@ -50,7 +50,6 @@ class CudaBackend final : public Backend {
   void embed(const Weight& table, const int32_t* tokens, int64_t n, Act out) override;
   void rmsnorm(Act x, const Weight& w, float eps, Act out) override;
   void matmul(const Weight& w, Act x, Act out, Route route) override;
-  void prefetch(const Weight& w, Route route, int64_t rows) override;
   void rope(Act x, int head_dim, int rope_dim, const float* cos_sin) override;
   void kv_store(KvCache& cache, int layer, Act k, Act v, const int32_t* pos) override;
   void attention(Route route, Act q, const KvCache& cache, int layer, const int32_t* pos,
@@ -97,18 +96,6 @@ class CudaBackend final : public Backend {
   std::vector<void*> weights_;  // freed with the backend
   Scratch tokens_, positions_, cos_sin_, partial_;
   Scratch w16_, x16_;  // f16 operands of the tensor-core matmul (weights dequantized per call)
-  // Weights converted to f16 ahead of their product on a side stream (prefetch), two slots
-  // used in turn: `ready` marks the conversion done, `free` the last product that read it.
-  struct StagedWeight {
-    Scratch buf;
-    const void* src = nullptr;
-    int64_t rows = 0, cols = 0;
-    void* ready = nullptr;  // cudaEvent_t
-    void* free = nullptr;   // cudaEvent_t
-  };
-  std::array<StagedWeight, 2> staged_;
-  size_t next_staged_ = 0;
-  void* side_stream_ = nullptr;  // cudaStream_t, non-blocking
   // Rows up to which a Route::Gemm product runs the GEMV kernel (a logits row): converting
   // a whole matrix to f16 for one row costs more than reading it once.
   static constexpr int64_t kGemvRowsInGemmRoute = 8;

@@ -151,8 +151,7 @@ void run_gemm(const __half* w, int n_rows, const __half* x, int n_tokens, int k_
 
 }  // namespace
 
-void launch_dequant_f16(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, uint16_t* out,
-                        void* stream) {
+void launch_dequant_f16(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, uint16_t* out) {
   const int64_t k_pad = mma_k_padded(k);
   if (n_rows == 0 || k_pad == 0) return;
   const uint32_t groups = group_count(n_rows, k_pad);
@@ -161,8 +160,7 @@ void launch_dequant_f16(TensorType type, const void* w, int64_t row_bytes, int64
   const int64_t k_vec = vector_width(type, w, row_bytes, k, dummy, 4);
   dispatch_type(type, [&](auto tag) {
     constexpr TensorType T = decltype(tag)::value;
-    dequant_f16_kernel<T><<<(groups + 255) / 256, 256, 0, static_cast<cudaStream_t>(stream)>>>(
-        static_cast<const uint8_t*>(w), row_bytes, groups,
+    dequant_f16_kernel<T><<<(groups + 255) / 256, 256>>>(static_cast<const uint8_t*>(w), row_bytes, groups,
                                                           static_cast<uint32_t>(k_pad / 8), k, k_vec,
                                                           reinterpret_cast<uint4*>(out));
   });

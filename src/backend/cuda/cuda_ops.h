@@ -36,10 +36,8 @@ void launch_gemm(TensorType type, const void* w, int64_t row_bytes, int64_t n_ro
 // tensor cores. f16 values travel as uint16_t bit patterns to keep CUDA types out of here.
 constexpr int64_t kMmaKAlign = 64;
 inline int64_t mma_k_padded(int64_t k) { return (k + kMmaKAlign - 1) / kMmaKAlign * kMmaKAlign; }
-// out[r][0..k_pad) = f16(W[r][k]) for the exactly dequantized weights, zeros past k; on
-// `stream` (a cudaStream_t; null: the default stream).
-void launch_dequant_f16(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, uint16_t* out,
-                        void* stream = nullptr);
+// out[r][0..k_pad) = f16(W[r][k]) for the exactly dequantized weights, zeros past k.
+void launch_dequant_f16(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, uint16_t* out);
 // out[t][0..k_pad) = f16(x[t][k]), zeros past k; x rows are ldx floats apart.
 void launch_to_f16(const float* x, int64_t ldx, int64_t n_tokens, int64_t k, uint16_t* out);
 // y[t][r] = Σ_k w16[r][k] · x16[t][k] (f32 accumulation) for r < n_rows, t < n_tokens; y rows ldy apart.
