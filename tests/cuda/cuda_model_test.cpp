@@ -7,6 +7,7 @@
 #include <span>
 #include <tuple>
 
+#include "../greedy_support.h"
 #include "cuda_fixture.h"
 
 namespace greta::test {
@@ -34,9 +35,11 @@ TEST_P(CudaStories260K, LogitsMatchLlamaCppAndFloat64) {
     EXPECT_EQ(vs_llama.top1_agreement, 1.0);
   } else {
     EXPECT_LE(rel, pc.rel_l2);
-    for (size_t t = 0; t < vs_llama.per_position.size(); ++t)
-      if (vs_llama.per_position[t].ref_gap >= 0.1)
+    for (size_t t = 0; t < vs_llama.per_position.size(); ++t) {
+      if (vs_llama.per_position[t].ref_gap >= 0.1) {
         EXPECT_EQ(vs_llama.per_position[t].ref_top1, vs_llama.per_position[t].our_top1) << "position " << t;
+      }
+    }
   }
   std::printf("stories260K %s %s: max |dlogit| vs llama.cpp %.3g, vs float64 %.3g, rel L2 vs float64 %.3g\n",
               prompt.c_str(), pc.name.c_str(), vs_llama.max_abs_diff, vs_exact.max_abs_diff, rel);
@@ -56,16 +59,7 @@ TEST_P(CudaStories260K, GreedyContinuationMatchesLlamaCpp) {
               ref.greedy_tokens);
     return;
   }
-  Session s(*m.model, 0);
-  auto logits = s.prefill(ref.prompt_tokens);
-  for (size_t i = 0; i < ref.greedy_tokens.size(); ++i) {
-    const auto ours = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    if (ours != ref.greedy_tokens[i]) {
-      EXPECT_LT(logits[ours] - logits[ref.greedy_tokens[i]], 0.1) << "fork at step " << i << " is not a near-tie";
-      return;
-    }
-    logits = s.decode(ours);
-  }
+  expect_greedy_follows_until_near_tie(*m.model, ref.prompt_tokens, ref.greedy_tokens);
 }
 
 INSTANTIATE_TEST_SUITE_P(Prompts, CudaStories260K,
@@ -89,7 +83,9 @@ TEST_P(CudaSynth, LogitsMatchLlamaCppAndFloat64) {
   for (size_t t = 0; t < c.per_position.size(); ++t) {
     const auto& p = c.per_position[t];
     EXPECT_LE(p.kl, 1e-3) << "position " << t;
-    if (p.ref_gap >= 0.1) EXPECT_EQ(p.ref_top1, p.our_top1) << "position " << t;
+    if (p.ref_gap >= 0.1) {
+      EXPECT_EQ(p.ref_top1, p.our_top1) << "position " << t;
+    }
   }
   const auto exact = compare_logits(ref.exact_logits, logits, ref.n_vocab);
   const double rel = relative_l2(ref.exact_logits, logits);
@@ -111,16 +107,7 @@ TEST_P(CudaSynth, GreedyContinuationFollowsLlamaCppUntilANearTie) {
   const auto& [model, pc] = GetParam();
   BackendModel m("cuda", model + ".gguf", pc.name);
   const auto ref = Reference::load(shared_path("reference/synth/" + model + ".ids48.json"));
-  Session s(*m.model, 0);
-  auto logits = s.prefill(ref.prompt_tokens);
-  for (size_t i = 0; i < ref.greedy_tokens.size(); ++i) {
-    const auto ours = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    if (ours != ref.greedy_tokens[i]) {
-      EXPECT_LT(logits[ours] - logits[ref.greedy_tokens[i]], 0.1) << "fork at step " << i << " is not a near-tie";
-      return;
-    }
-    logits = s.decode(ours);
-  }
+  expect_greedy_follows_until_near_tie(*m.model, ref.prompt_tokens, ref.greedy_tokens);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaSynth,

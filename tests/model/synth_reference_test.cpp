@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "../greedy_support.h"
 #include "model_fixture.h"
 
 namespace greta::test {
@@ -37,17 +38,8 @@ TEST_P(SynthModels, LogitsMatchLlamaCpp) {
 TEST_P(SynthModels, GreedyContinuationFollowsLlamaCppUntilANearTie) {
   auto m = load_shared_model(GetParam() + ".gguf");
   const auto ref = Reference::load(shared_path("reference/synth/" + GetParam() + ".ids48.json"));
-  Session s(*m.model, 0);
-  auto logits = s.prefill(ref.prompt_tokens);
-  for (size_t i = 0; i < ref.greedy_tokens.size(); ++i) {
-    const auto ours = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-    if (ours != ref.greedy_tokens[i]) {
-      EXPECT_LT(logits[ours] - logits[ref.greedy_tokens[i]], 0.1) << "fork at step " << i << " is not a near-tie";
-      RecordProperty("fork_step", static_cast<int>(i));
-      return;
-    }
-    logits = s.decode(ours);
-  }
+  const int fork = expect_greedy_follows_until_near_tie(*m.model, ref.prompt_tokens, ref.greedy_tokens);
+  if (fork >= 0) RecordProperty("fork_step", fork);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, SynthModels, ::testing::Values("synth-tiny-q4_k_m", "synth-tiny-mix"));
