@@ -16,7 +16,6 @@
 #include "backend/cuda/cuda_dequant.cuh"
 #include "backend/cuda/cuda_gemv_pieces.cuh"
 #include "backend/cuda/cuda_launch.cuh"
-#include "backend/cuda/cuda_matmul_gemv_stationary.h"
 #include "backend/cuda/cuda_ops.h"
 
 namespace greta::cuda {
@@ -257,9 +256,6 @@ bool has_piece(TensorType type, const void* w, int64_t k) {
 void launch_gemv(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x,
                  int64_t ldx, int64_t n_tokens, float* y, int64_t ldy) {
   if (n_rows == 0 || n_tokens == 0) return;
-  // One token of Q4_K/Q6_K: the activation-stationary kernel where it is switched on (off
-  // by default: not faster inside decode, NOTES.md).
-  if (n_tokens == 1 && launch_gemv_stationary(type, w, row_bytes, n_rows, k, x, y)) return;
   const int64_t k_vec = vector_width(type, w, row_bytes, k, x, ldx);
   dispatch_type(type, [&](auto tag) {
     constexpr TensorType T = decltype(tag)::value;
