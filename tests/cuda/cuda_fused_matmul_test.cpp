@@ -1,5 +1,5 @@
 // The fused tensor-core route (dequantization inside the GEMM, Q4_K and Q6_K) against the
-// two-step route (f16 weight rows, then the GEMM): the same output bits, for every tile
+// two-step route (f16 weight rows, then the mma.sync GEMM): the same output bits, for every tile
 // variant, on shapes with partial row and token tiles and K of one, two and 17 blocks.
 #include <gtest/gtest.h>
 
@@ -45,7 +45,7 @@ void expect_same_bits(TensorType type, int64_t rows, int64_t k, int64_t tokens) 
   auto* x16p = reinterpret_cast<uint16_t*>(x16.data);
   cuda::launch_to_f16(x.data, k, tokens, k, x16p);
   cuda::launch_dequant_f16(type, w.data, w.row_bytes(), rows, k, reinterpret_cast<uint16_t*>(w16.data));
-  cuda::launch_gemm_f16(reinterpret_cast<uint16_t*>(w16.data), rows, x16p, tokens, k_pad, want.data, rows);
+  cuda::launch_gemm_f16_mma(reinterpret_cast<uint16_t*>(w16.data), rows, x16p, tokens, k_pad, want.data, rows);
   std::vector<float> ref(tokens * rows), out(tokens * rows);
   b->to_host(want, 0, tokens, ref.data());
   for (int variant = 0; variant <= 4; ++variant) {

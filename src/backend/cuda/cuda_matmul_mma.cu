@@ -179,6 +179,12 @@ void launch_to_f16(const float* x, int64_t ldx, int64_t n_tokens, int64_t k, uin
 
 void launch_gemm_f16(const uint16_t* w16, int64_t n_rows, const uint16_t* x16, int64_t n_tokens, int64_t k_pad, float* y,
                      int64_t ldy) {
+  if (k_pad % kMmaKAlign == 0 && launch_gemm_f16_wgmma(w16, n_rows, x16, n_tokens, k_pad, y, ldy)) return;
+  launch_gemm_f16_mma(w16, n_rows, x16, n_tokens, k_pad, y, ldy);
+}
+
+void launch_gemm_f16_mma(const uint16_t* w16, int64_t n_rows, const uint16_t* x16, int64_t n_tokens, int64_t k_pad,
+                         float* y, int64_t ldy) {
   if (n_rows == 0 || n_tokens == 0) return;
   if (k_pad % kMmaKAlign != 0) throw std::runtime_error("gemm_f16: k_pad must be a multiple of 64");
   if (n_rows > INT32_MAX || n_tokens > INT32_MAX || k_pad > INT32_MAX)

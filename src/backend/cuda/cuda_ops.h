@@ -41,10 +41,23 @@ void launch_dequant_f16(TensorType type, const void* w, int64_t row_bytes, int64
 // out[t][0..k_pad) = f16(x[t][k]), zeros past k; x rows are ldx floats apart.
 void launch_to_f16(const float* x, int64_t ldx, int64_t n_tokens, int64_t k, uint16_t* out);
 // y[t][r] = Σ_k w16[r][k] · x16[t][k] (f32 accumulation) for r < n_rows, t < n_tokens; y rows ldy apart.
+// On Hopper, products of at least a quarter wave of 128×64 tiles run on the wgmma kernel,
+// the rest on the mma.sync one; the two round alike but sum in different orders.
 void launch_gemm_f16(const uint16_t* w16, int64_t n_rows, const uint16_t* x16, int64_t n_tokens, int64_t k_pad, float* y,
                      int64_t ldy);
+// The mma.sync kernel alone (any device; what launch_matmul_fused matches bit for bit).
+void launch_gemm_f16_mma(const uint16_t* w16, int64_t n_rows, const uint16_t* x16, int64_t n_tokens, int64_t k_pad,
+                         float* y, int64_t ldy);
+// The wgmma kernel alone (cuda_matmul_wgmma.cu); false, queuing nothing, where it cannot run
+// (not an sm_90 device, operands off 16-byte alignment). `variant` picks the tile for tests
+// and benchmarks: 0 by shape (also false for products too small for it);
+// 1: 128 weight rows × 128 tokens, six stages; 2: 128 × 256 tokens, four stages; 3: 128
+// tokens × 256 weight rows; 4: 128 × 128, four stages;
+// 5: 128 × 64 tokens, eight stages.
+bool launch_gemm_f16_wgmma(const uint16_t* w16, int64_t n_rows, const uint16_t* x16, int64_t n_tokens,
+                           int64_t k_pad, float* y, int64_t ldy, int variant = 0);
 // The same product for Q4_K and Q6_K weights with the dequantization inside the GEMM
-// (no f16 weight copy): bit-identical to launch_dequant_f16 + launch_gemm_f16. Not yet
+// (no f16 weight copy): bit-identical to launch_dequant_f16 + launch_gemm_f16_mma. Not yet
 // the backend's route: still slower than the two steps (NOTES.md). x16 as
 // launch_to_f16 writes it. Returns false, queuing nothing, for other formats or weights
 // not on a 16-byte line. `variant` picks the tile for benchmarks (0: by shape; 1: 128×128
