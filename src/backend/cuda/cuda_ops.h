@@ -53,7 +53,7 @@ void launch_gemm_f16_mma(const uint16_t* w16, int64_t n_rows, const uint16_t* x1
 // and benchmarks: 0 by shape (also false for products too small for it);
 // 1: 128 weight rows × 128 tokens, six stages; 2: 128 × 256 tokens, four stages; 3: 128
 // tokens × 256 weight rows; 4: 128 × 128, four stages;
-// 5: 128 × 64 tokens, eight stages.
+// 5: 128 × 64 tokens, eight stages; 6, 7: 2 and 1 on a persistent grid.
 bool launch_gemm_f16_wgmma(const uint16_t* w16, int64_t n_rows, const uint16_t* x16, int64_t n_tokens,
                            int64_t k_pad, float* y, int64_t ldy, int variant = 0);
 // The same product for Q4_K and Q6_K weights with the dequantization inside the GEMM
