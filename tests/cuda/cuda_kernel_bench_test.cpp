@@ -132,13 +132,6 @@ TEST(DISABLED_KernelBench, MatmulTensorCores) {
     });
     const double tc = median_seconds(*b, 5, 5, [&] { b->matmul(w, x, y, Route::Gemm); });
     const double flop = 2.0 * s.rows * s.k * tokens;
-    // The fused route's tile variants alone (f16 activations ready), 0 = the shape's choice.
-    for (int v = 0; v <= 4; ++v) {
-      const double tf = median_seconds(*b, 5, 5, [&] {
-        cuda::launch_matmul_fused(s.type, w.data, w.row_bytes(), s.rows, s.k, x16p, tokens, y.data, s.rows, v);
-      });
-      std::printf("      fused variant %d %7.3f ms %6.1f TFLOP/s\n", v, tf * 1e3, flop / tf / 1e12);
-    }
     const double moved = static_cast<double>(bytes.size()) + 2.0 * s.rows * k_pad;
     std::printf("%-5s %6lld x %6lld  gemm_f16 %7.3f ms %6.1f TFLOP/s   dequant %7.3f ms %6.0f GB/s   "
                 "matmul %7.3f ms %6.1f TFLOP/s\n",

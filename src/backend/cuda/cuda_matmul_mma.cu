@@ -7,8 +7,7 @@
 // (column-major) fragments want, so ldmatrix reads them without a transpose.
 //
 // GEMM tiles: a block computes BM weight rows × BN tokens, walking K 64 at a time through
-// a STAGES-deep cp.async ring of swizzled tiles in shared memory (cuda_mma.cuh). Q4_K and
-// Q6_K weights skip the first step: cuda_matmul_fused.cu dequantizes them inside the GEMM.
+// a STAGES-deep cp.async ring of swizzled tiles in shared memory (cuda_mma.cuh).
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 

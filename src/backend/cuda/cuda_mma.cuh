@@ -1,8 +1,7 @@
 #pragma once
-// Warp-level pieces of the tensor-core GEMMs (cuda_matmul_mma.cu, cuda_matmul_fused.cu):
-// cp.async, ldmatrix, mma.sync m16n8k16 (f16 in, f32 accumulate), the swizzled tile
-// layout, one K sub-step of a warp tile and the accumulator store. Both kernels run the
-// same sub-steps in the same K order, so their outputs agree bit for bit.
+// Warp-level pieces of the mma.sync tensor-core GEMM (cuda_matmul_mma.cu): cp.async,
+// ldmatrix, mma.sync m16n8k16 (f16 in, f32 accumulate), the swizzled tile layout, one K
+// sub-step of a warp tile and the accumulator store.
 //
 // A tile row is 64 halves = 128 bytes = eight 16-byte chunks; chunk c of row r is stored
 // at chunk c ^ (r & 7), so the eight row addresses of one ldmatrix fall in distinct banks.

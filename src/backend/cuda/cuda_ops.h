@@ -45,7 +45,7 @@ void launch_to_f16(const float* x, int64_t ldx, int64_t n_tokens, int64_t k, uin
 // the rest on the mma.sync one; the two round alike but sum in different orders.
 void launch_gemm_f16(const uint16_t* w16, int64_t n_rows, const uint16_t* x16, int64_t n_tokens, int64_t k_pad, float* y,
                      int64_t ldy);
-// The mma.sync kernel alone (any device; what launch_matmul_fused matches bit for bit).
+// The mma.sync kernel alone (any device; the fallback under launch_gemm_f16).
 void launch_gemm_f16_mma(const uint16_t* w16, int64_t n_rows, const uint16_t* x16, int64_t n_tokens, int64_t k_pad,
                          float* y, int64_t ldy);
 // The wgmma kernel alone (cuda_matmul_wgmma.cu); false, queuing nothing, where it cannot run
@@ -56,14 +56,6 @@ void launch_gemm_f16_mma(const uint16_t* w16, int64_t n_rows, const uint16_t* x1
 // 5: 128 × 64 tokens, eight stages; 6, 7: 2 and 1 on a persistent grid.
 bool launch_gemm_f16_wgmma(const uint16_t* w16, int64_t n_rows, const uint16_t* x16, int64_t n_tokens,
                            int64_t k_pad, float* y, int64_t ldy, int variant = 0);
-// The same product for Q4_K and Q6_K weights with the dequantization inside the GEMM
-// (no f16 weight copy): bit-identical to launch_dequant_f16 + launch_gemm_f16_mma. Not yet
-// the backend's route: still slower than the two steps (NOTES.md). x16 as
-// launch_to_f16 writes it. Returns false, queuing nothing, for other formats or weights
-// not on a 16-byte line. `variant` picks the tile for benchmarks (0: by shape; 1: 128×128
-// three stages, 2: 128×128 four stages, 3: 64×64, 4: 64×128).
-bool launch_matmul_fused(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k,
-                         const uint16_t* x16, int64_t n_tokens, float* y, int64_t ldy, int variant = 0);
 
 // cos_sin: [rows][rope_dim/2][2] in device memory.
 void launch_rope(float* x, int64_t rows, int64_t cols, int head_dim, int rope_dim, const float* cos_sin);
