@@ -1,7 +1,9 @@
 #pragma once
 // Paths for tests: the project root and the read-only ../shared data beside it
-// (GRETA_SHARED_DIR, when set, names another copy of that data).
+// (GRETA_SHARED_DIR, when set, names another copy of that data); reading a whole file.
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 namespace greta::test {
@@ -10,6 +12,14 @@ inline std::string source_path(const std::string& rel) { return std::string(GRET
 inline std::string shared_path(const std::string& rel) {
   if (const char* dir = std::getenv("GRETA_SHARED_DIR"); dir && *dir) return std::string(dir) + "/" + rel;
   return std::string(GRETA_SOURCE_DIR) + "/../shared/" + rel;
+}
+
+// The whole file as bytes ("" when it cannot be read).
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace greta::test

@@ -2,9 +2,6 @@
 // end to end on a synthetic model that carries the real Llama 3 vocabulary.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -15,13 +12,6 @@
 
 namespace greta::test {
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 TEST(SeedExperiment, Llama3PromptsAuditCleanOnASyntheticModelWithTheRealVocabulary) {
   synth::SynthOptions o;
@@ -34,11 +24,11 @@ TEST(SeedExperiment, Llama3PromptsAuditCleanOnASyntheticModelWithTheRealVocabula
   auto backend = std::make_unique<cpu::CpuBackend>(2);
   LlamaModel model(gguf::GgufFile::open(path), *backend);
   const tokenizer::Tokenizer tok(tokenizer::Vocab::from_gguf(model.file()));
-  const auto expected = nlohmann::json::parse(slurp(shared_path("prompts/llama3_tokens.json")))["tokens"];
+  const auto expected = nlohmann::json::parse(read_file(shared_path("prompts/llama3_tokens.json")))["tokens"];
 
   std::vector<audit::AuditPrompt> prompts;
   for (const std::string id : {"p0_short", "p4_sys", "p6_long"}) {
-    const auto ids = tok.encode(slurp(shared_path("prompts/" + id + ".txt")), false, true);
+    const auto ids = tok.encode(read_file(shared_path("prompts/" + id + ".txt")), false, true);
     EXPECT_EQ(ids, expected[id].get<std::vector<int32_t>>()) << id;
     prompts.push_back({id, ids});
   }

@@ -19,13 +19,6 @@ struct CommandResult {
   std::string err;  // stderr
 };
 
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // A path in the test temp directory that no other test process uses (ctest runs tests
 // in parallel, each in its own process).
 inline std::string unique_temp(const std::string& name) {

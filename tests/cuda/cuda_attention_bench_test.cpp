@@ -9,6 +9,7 @@
 #include <random>
 
 #include "cuda_fixture.h"
+#include "kernel_timing.h"
 #ifdef GRETA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif
@@ -19,23 +20,6 @@ namespace {
 #ifdef GRETA_HAVE_CUDA
 const AttentionShape k8B{32, 8, 128};
 constexpr int64_t kKvDim = 1024, kQDim = 4096;
-
-// Median over `reps` of `inner` back-to-back calls, per call (launch gaps hidden behind
-// queued work, as in a forward pass).
-template <class F>
-double median_seconds(Backend& b, int reps, int inner, F&& fn) {
-  std::vector<double> t;
-  fn();
-  b.synchronize();
-  for (int i = 0; i < reps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int j = 0; j < inner; ++j) fn();
-    b.synchronize();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / inner);
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
-}
 
 void fill_random(Backend& b, Act a, uint32_t seed) {
   std::mt19937 rng(seed);

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "cuda_fixture.h"
+#include "kernel_timing.h"
 #include "quant/quant.h"
 #ifdef GRETA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
@@ -34,23 +35,6 @@ std::vector<uint8_t> random_weight(TensorType type, int64_t rows, int64_t k) {
   }
   for (int64_t r = 64; r < rows; ++r) std::memcpy(bytes.data() + r * rb, bytes.data() + (r % 64) * rb, rb);
   return bytes;
-}
-
-// Median over `reps` of the time of `inner` back-to-back runs of fn, divided by inner
-// (launch gaps hidden behind queued work, as in a forward pass).
-template <class F>
-double median_seconds(Backend& b, int reps, int inner, F&& fn) {
-  std::vector<double> t;
-  fn();
-  b.synchronize();
-  for (int i = 0; i < reps; ++i) {
-    const auto t0 = std::chrono::steady_clock::now();
-    for (int j = 0; j < inner; ++j) fn();
-    b.synchronize();
-    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / inner);
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
 }
 
 std::unique_ptr<Backend> make_exact_cuda() {

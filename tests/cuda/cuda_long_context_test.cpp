@@ -5,9 +5,6 @@
 // the 4.6 GiB model to a temporary file first (about 20 s on a 16-core machine).
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <sstream>
-
 #include <unistd.h>
 
 #include "audit/audit.h"
@@ -17,13 +14,6 @@
 
 namespace greta::test {
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 TEST(CudaLongContext, Audit8192TokensOnA8BModel) {
   GRETA_REQUIRE_CUDA();
@@ -38,7 +28,7 @@ TEST(CudaLongContext, Audit8192TokensOnA8BModel) {
     LlamaModel model(gguf::GgufFile::open(path), *backend);
     const tokenizer::Tokenizer tok(tokenizer::Vocab::from_gguf(model.file()));
     // p6_long (a system turn and a user turn, 1,037 tokens) over and over, cut at 8192.
-    const auto turn = tok.encode(slurp(shared_path("prompts/p6_long.txt")), false, true);
+    const auto turn = tok.encode(read_file(shared_path("prompts/p6_long.txt")), false, true);
     std::vector<int32_t> tokens;
     while (tokens.size() < 8192) tokens.insert(tokens.end(), turn.begin(), turn.end());
     tokens.resize(8192);

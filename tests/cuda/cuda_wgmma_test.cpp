@@ -9,6 +9,7 @@
 #include <random>
 
 #include "cuda_fixture.h"
+#include "kernel_timing.h"
 #ifdef GRETA_HAVE_CUDA
 #include "backend/cuda/cuda_ops.h"
 #endif
@@ -106,19 +107,7 @@ TEST(DISABLED_KernelBench, MatmulWgmma) {
       Act w16 = b->alloc(s.rows, s.k / 2), x16 = b->alloc(tokens, s.k / 2), y = b->alloc(tokens, s.rows);
       const auto* wp = reinterpret_cast<const uint16_t*>(w16.data);
       const auto* xp = reinterpret_cast<const uint16_t*>(x16.data);
-      auto seconds = [&](auto&& fn) {
-        fn();
-        b->synchronize();
-        std::vector<double> t;
-        for (int i = 0; i < 5; ++i) {
-          const auto t0 = std::chrono::steady_clock::now();
-          for (int j = 0; j < 10; ++j) fn();
-          b->synchronize();
-          t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / 10);
-        }
-        std::sort(t.begin(), t.end());
-        return t[2];
-      };
+      auto seconds = [&](auto&& fn) { return median_seconds(*b, 5, 10, fn); };
       const double flop = 2.0 * s.rows * s.k * tokens;
       std::printf("%6lld x %6lld  tokens %5lld  mma.sync %6.1f", static_cast<long long>(s.rows),
                   static_cast<long long>(s.k), static_cast<long long>(tokens),

@@ -12,12 +12,7 @@
 
 namespace greta::tokenizer::test {
 
-inline std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+using greta::test::read_file;
 
 struct VectorCase {
   std::string text;
