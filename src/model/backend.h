@@ -105,6 +105,21 @@ class Backend {
   virtual void add(Act a, Act b, Act out) = 0;         // out = a + b
   virtual void scale(Act x, float s) = 0;             // x *= s
   virtual void copy(Act src, Act dst) = 0;
+
+  // Fused pairs, for a forward that observes nothing between the two stages. A backend
+  // may override them with one kernel; the result must be the same bits as the sequence.
+  // sum_out = a + b, then norm_out = rmsnorm(sum_out).
+  virtual void add_rmsnorm(Act a, Act b, Act sum_out, const Weight& w, float eps, Act norm_out) {
+    add(a, b, sum_out);
+    rmsnorm(sum_out, w, eps, norm_out);
+  }
+  // rope(q), rope(k), then kv_store(k, v).
+  virtual void rope_qk_store(Act q, Act k, Act v, KvCache& cache, int layer, const int32_t* pos, int head_dim,
+                             int rope_dim, const float* cos_sin) {
+    rope(q, head_dim, rope_dim, cos_sin);
+    rope(k, head_dim, rope_dim, cos_sin);
+    kv_store(cache, layer, k, v, pos);
+  }
   virtual void synchronize() {}
   // Prefill chunk (rows per forward step) that suits this backend: larger chunks spread
   // per-call costs (a GPU's weight conversion, launch latency) over more rows.

@@ -260,6 +260,25 @@ void CudaBackend::kv_store(KvCache& cache, int layer, Act k, Act v, const int32_
                   cache.type == TensorType::F16);
 }
 
+void CudaBackend::add_rmsnorm(Act a, Act b, Act sum_out, const Weight& w, float eps, Act norm_out) {
+  require(w.type == TensorType::F32 && w.rows * w.cols == a.cols, "rmsnorm needs an f32 weight of the row width");
+  launch_add_rmsnorm(a.data, b.data, sum_out.data, static_cast<const float*>(w.data), eps, a.rows, a.cols,
+                     norm_out.data);
+}
+
+void CudaBackend::rope_qk_store(Act q, Act k, Act v, KvCache& cache, int layer, const int32_t* pos, int head_dim,
+                                int rope_dim, const float* cos_sin) {
+  if (head_dim % 2 != 0 || k.cols != cache.kv_dim) {  // the fused kernel works on whole pairs of cache rows
+    Backend::rope_qk_store(q, k, v, cache, layer, pos, head_dim, rope_dim, cos_sin);
+    return;
+  }
+  const size_t n = static_cast<size_t>(q.rows) * static_cast<size_t>(rope_dim / 2) * 2;
+  const auto* d_cs = static_cast<const float*>(upload_small(cos_sin_, cos_sin, n * sizeof(float)));
+  const auto* d_pos = static_cast<const int32_t*>(upload_small(positions_, pos, static_cast<size_t>(q.rows) * sizeof(int32_t)));
+  launch_rope_qk_store(q.data, k.data, v.data, q.rows, q.cols, cache.kv_dim, head_dim, rope_dim, d_cs, d_pos,
+                       cache.k[layer], cache.v[layer], cache.type == TensorType::F16);
+}
+
 void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer, const int32_t* pos,
                             const AttentionShape& s, Act out, int kv_shift) {
   require(s.head_dim <= 256 && s.n_kv_heads > 0 && s.n_heads % s.n_kv_heads == 0, "attention needs head_dim <= 256");

@@ -58,6 +58,9 @@ class CudaBackend final : public Backend {
   void add(Act a, Act b, Act out) override;
   void scale(Act x, float s) override;
   void copy(Act src, Act dst) override;
+  void add_rmsnorm(Act a, Act b, Act sum_out, const Weight& w, float eps, Act norm_out) override;
+  void rope_qk_store(Act q, Act k, Act v, KvCache& cache, int layer, const int32_t* pos, int head_dim, int rope_dim,
+                     const float* cos_sin) override;
   void synchronize() override;
   int64_t device_memory_in_use() const override;
   // Tensor-core prefill converts each weight matrix per call: 2048-row chunks spread that.

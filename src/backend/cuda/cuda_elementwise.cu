@@ -1,5 +1,6 @@
 // Row-wise and element-wise ops: embedding lookup, rmsnorm, RoPE, KV store, SwiGLU, add,
-// scale. Each follows the CPU backend's expression literally (cpu_backend.cpp), with the
+// scale, and the fused pairs add + rmsnorm and RoPE of q and k + KV store (the same
+// per-element arithmetic as the ops they replace, so the same bits). Each follows the CPU backend's expression literally (cpu_backend.cpp), with the
 // products spelled __fmul_rn where the compiler could otherwise fuse them.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -39,11 +40,14 @@ __global__ void embed_kernel(const uint8_t* __restrict__ table, int64_t row_byte
 // block is wide (1024 threads, a few elements each) to keep the row's loads in flight,
 // and a row of up to 4096 elements is held in registers: the gain (a weight, written by
 // no kernel) is requested before waiting for the previous kernel and x is read once, so
-// the kernel waits on memory once instead of three times.
+// the kernel waits on memory once instead of three times. kAdd: the row normalized is
+// x + addend, computed here and written to sum_out (add + rmsnorm in one kernel).
 constexpr int kNormThreads = 1024;
 constexpr int kNormHeld = 4;  // elements per thread held in registers
-__global__ void __launch_bounds__(kNormThreads) rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ g,
-                                                               float eps, int64_t cols, float* __restrict__ out) {
+template <bool kAdd>
+__global__ void __launch_bounds__(kNormThreads)
+    rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ addend, float* __restrict__ sum_out,
+                   const float* __restrict__ g, float eps, int64_t cols, float* __restrict__ out) {
   __shared__ double partial[kNormThreads / 32];
   __shared__ float scale;
   const int tid = static_cast<int>(threadIdx.x);
@@ -58,18 +62,30 @@ __global__ void __launch_bounds__(kNormThreads) rmsnorm_kernel(const float* __re
   }
   wait_for_prior_kernels();
   allow_next_kernel();
-  const float* xr = x + static_cast<int64_t>(blockIdx.x) * cols;
-  float* o = out + static_cast<int64_t>(blockIdx.x) * cols;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * cols;
+  const float* xr = x + row;
+  const float* ar = kAdd ? addend + row : nullptr;
+  float* sr = kAdd ? sum_out + row : nullptr;
+  float* o = out + row;
   double ss = 0.0;
   if (held) {
 #pragma unroll
     for (int j = 0; j < kNormHeld; ++j) {
       const int64_t i = tid + int64_t{j} * kNormThreads;
-      xv[j] = i < cols ? xr[i] : 0.0f;
+      xv[j] = i < cols ? (kAdd ? __fadd_rn(xr[i], ar[i]) : xr[i]) : 0.0f;
+      if (kAdd && i < cols) sr[i] = xv[j];
     }
 #pragma unroll
     for (int j = 0; j < kNormHeld; ++j)
       if (tid + int64_t{j} * kNormThreads < cols) ss += static_cast<double>(xv[j]) * xv[j];
+  } else if (kAdd) {
+    // The sums go to sum_out and are read back from there (each by the thread that wrote it).
+    for (int64_t i = tid; i < cols; i += kNormThreads) {
+      const float v = __fadd_rn(xr[i], ar[i]);
+      sr[i] = v;
+      ss += static_cast<double>(v) * v;
+    }
+    xr = sr;
   } else {
 #pragma unroll 4
     for (int64_t i = tid; i < cols; i += kNormThreads) ss += static_cast<double>(xr[i]) * xr[i];
@@ -97,6 +113,13 @@ __global__ void __launch_bounds__(kNormThreads) rmsnorm_kernel(const float* __re
   }
 }
 
+// The rotation of one pair (2i, 2i+1) by the angle whose cosine and sine are c and s.
+__device__ __forceinline__ void rotate_pair(float* v, float c, float s) {
+  const float a = v[0], b = v[1];
+  v[0] = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
+  v[1] = __fadd_rn(__fmul_rn(a, s), __fmul_rn(b, c));
+}
+
 // One thread per rotated pair.
 __global__ void rope_kernel(float* __restrict__ x, int64_t rows, int64_t cols, int head_dim, int pairs,
                             const float* __restrict__ cos_sin) {
@@ -108,10 +131,7 @@ __global__ void rope_kernel(float* __restrict__ x, int64_t rows, int64_t cols, i
   const int i = static_cast<int>(idx % pairs);
   const int64_t h = (idx / pairs) % heads, r = idx / (pairs * heads);
   const float c = cos_sin[(r * pairs + i) * 2], s = cos_sin[(r * pairs + i) * 2 + 1];
-  float* v = x + r * cols + h * head_dim + 2 * i;
-  const float a = v[0], b = v[1];
-  v[0] = __fsub_rn(__fmul_rn(a, c), __fmul_rn(b, s));
-  v[1] = __fadd_rn(__fmul_rn(a, s), __fmul_rn(b, c));
+  rotate_pair(x + r * cols + h * head_dim + 2 * i, c, s);
 }
 
 // Cache element: f32 as it is, or f16 rounded to nearest.
@@ -129,6 +149,34 @@ __global__ void kv_store_kernel(const float* __restrict__ k, const float* __rest
   const int64_t dst = static_cast<int64_t>(pos[r]) * kv_dim + c;
   store_elem(kc + dst, k[idx]);
   store_elem(vc + dst, v[idx]);
+}
+
+// RoPE of q and k and the KV store in one kernel: one thread per column pair of a q row
+// or a k row (head_dim even); a k thread rotates its pair in k, then stores it and the
+// same pair of v in the cache row pos[r].
+template <class E>
+__global__ void rope_qk_store_kernel(float* __restrict__ q, float* __restrict__ k, const float* __restrict__ v,
+                                     int64_t rows, int64_t q_cols, int64_t kv_dim, int head_dim, int pairs,
+                                     const float* __restrict__ cos_sin, const int32_t* __restrict__ pos,
+                                     E* __restrict__ kc, E* __restrict__ vc) {
+  wait_for_prior_kernels();
+  allow_next_kernel();
+  const int64_t q_pairs = q_cols / 2, per_row = q_pairs + kv_dim / 2;
+  const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (idx >= rows * per_row) return;
+  const int64_t r = idx / per_row, p = idx % per_row;
+  const bool is_q = p < q_pairs;
+  const int64_t col = 2 * (is_q ? p : p - q_pairs);
+  const int i = static_cast<int>((col % head_dim) / 2);
+  float* x = is_q ? q + r * q_cols + col : k + r * kv_dim + col;
+  if (i < pairs) rotate_pair(x, cos_sin[(r * pairs + i) * 2], cos_sin[(r * pairs + i) * 2 + 1]);
+  if (is_q) return;
+  const int64_t dst = static_cast<int64_t>(pos[r]) * kv_dim + col;
+  const float* vr = v + r * kv_dim + col;
+  store_elem(kc + dst, x[0]);
+  store_elem(kc + dst + 1, x[1]);
+  store_elem(vc + dst, vr[0]);
+  store_elem(vc + dst + 1, vr[1]);
 }
 
 __global__ void f16_to_f32_kernel(const __half* __restrict__ src, int64_t n, float* __restrict__ dst) {
@@ -175,8 +223,17 @@ void launch_embed(TensorType type, const void* table, int64_t row_bytes, int64_t
 
 void launch_rmsnorm(const float* x, const float* g, float eps, int64_t rows, int64_t cols, float* out) {
   if (rows == 0) return;
-  launch_chained(rmsnorm_kernel, dim3(static_cast<unsigned>(rows)), dim3(kNormThreads), 0, x, g, eps, cols, out);
+  launch_chained(rmsnorm_kernel<false>, dim3(static_cast<unsigned>(rows)), dim3(kNormThreads), 0, x,
+                 static_cast<const float*>(nullptr), static_cast<float*>(nullptr), g, eps, cols, out);
   check_launch("rmsnorm");
+}
+
+void launch_add_rmsnorm(const float* a, const float* b, float* sum, const float* g, float eps, int64_t rows,
+                        int64_t cols, float* out) {
+  if (rows == 0) return;
+  launch_chained(rmsnorm_kernel<true>, dim3(static_cast<unsigned>(rows)), dim3(kNormThreads), 0, a, b, sum, g, eps,
+                 cols, out);
+  check_launch("add_rmsnorm");
 }
 
 void launch_rope(float* x, int64_t rows, int64_t cols, int head_dim, int rope_dim, const float* cos_sin) {
@@ -198,6 +255,22 @@ void launch_kv_store(const float* k, const float* v, int64_t rows, int64_t kv_di
     launch_chained(kv_store_kernel<float>, grid, dim3(kThreads), 0, k, v, rows, kv_dim, pos, static_cast<float*>(k_cache),
                    static_cast<float*>(v_cache));
   check_launch("kv_store");
+}
+
+void launch_rope_qk_store(float* q, float* k, const float* v, int64_t rows, int64_t q_cols, int64_t kv_dim,
+                          int head_dim, int rope_dim, const float* cos_sin, const int32_t* pos, void* k_cache,
+                          void* v_cache, bool kv_f16) {
+  const int64_t n = rows * (q_cols / 2 + kv_dim / 2);
+  if (n == 0) return;
+  const int pairs = rope_dim / 2;
+  const dim3 grid(blocks_for(n));
+  if (kv_f16)
+    launch_chained(rope_qk_store_kernel<__half>, grid, dim3(kThreads), 0, q, k, v, rows, q_cols, kv_dim, head_dim,
+                   pairs, cos_sin, pos, static_cast<__half*>(k_cache), static_cast<__half*>(v_cache));
+  else
+    launch_chained(rope_qk_store_kernel<float>, grid, dim3(kThreads), 0, q, k, v, rows, q_cols, kv_dim, head_dim,
+                   pairs, cos_sin, pos, static_cast<float*>(k_cache), static_cast<float*>(v_cache));
+  check_launch("rope_qk_store");
 }
 
 void launch_f16_to_f32(const uint16_t* src, int64_t n, float* dst) {

@@ -17,6 +17,9 @@ void check_launch(const char* kernel);
 void launch_embed(TensorType type, const void* table, int64_t row_bytes, int64_t cols, const int32_t* tokens,
                   int64_t n, float* out);
 void launch_rmsnorm(const float* x, const float* g, float eps, int64_t rows, int64_t cols, float* out);
+// sum = a + b, then out = rmsnorm(sum): launch_add and launch_rmsnorm in one kernel, same bits.
+void launch_add_rmsnorm(const float* a, const float* b, float* sum, const float* g, float eps, int64_t rows,
+                        int64_t cols, float* out);
 
 // How many leading elements of each row (a multiple of 8; the rest go element by element)
 // the matrix kernels may read with vector loads: all of k when rows and activations are
@@ -64,6 +67,10 @@ void launch_rope(float* x, int64_t rows, int64_t cols, int head_dim, int rope_di
 void launch_kv_store(const float* k, const float* v, int64_t rows, int64_t kv_dim, const int32_t* pos, void* k_cache,
                      void* v_cache, bool kv_f16);
 // dst[i] = float(src[i]) for n f16 values.
+// launch_rope of q and of k, then launch_kv_store, in one kernel (same bits); head_dim even.
+void launch_rope_qk_store(float* q, float* k, const float* v, int64_t rows, int64_t q_cols, int64_t kv_dim,
+                          int head_dim, int rope_dim, const float* cos_sin, const int32_t* pos, void* k_cache,
+                          void* v_cache, bool kv_f16);
 void launch_f16_to_f32(const uint16_t* src, int64_t n, float* dst);
 
 struct AttentionArgs {
