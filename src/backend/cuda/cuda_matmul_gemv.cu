@@ -26,6 +26,19 @@ constexpr int kWarps = 4;  // per block
 // A piece is the unit one lane handles at a time: Piece<T> (cuda_gemv_pieces.cuh) for the
 // formats with their own layout, RawPiece<T> (8 dequantized weights) for the rest.
 
+// Finishes the R rows of a warp: a butterfly over the lanes' partial sums, lane 0 stores
+// the rows that exist.
+template <int R>
+__device__ __forceinline__ void store_row_sums(const float (&acc)[R], int lane, int64_t r0, int64_t n_rows, float* y) {
+#pragma unroll
+  for (int i = 0; i < R; ++i) {
+    float v = acc[i];
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xFFFFFFFFu, v, off);
+    if (lane == 0 && r0 + i < n_rows) y[r0 + i] = v;
+  }
+}
+
 // The generic piece as a raw piece: the eight weights themselves.
 template <TensorType T>
 struct RawPiece {
@@ -94,13 +107,7 @@ __global__ void __launch_bounds__(32 * kWarps)
 #pragma unroll
     for (int i = 0; i < R; ++i) acc[i] = fmaf(dequant1<T>(rows[i], e), xe, acc[i]);
   }
-#pragma unroll
-  for (int i = 0; i < R; ++i) {
-    float v = acc[i];
-#pragma unroll
-    for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xFFFFFFFFu, v, off);
-    if (lane == 0 && r0 + i < n_rows) y[t * ldy + r0 + i] = v;
-  }
+  store_row_sums<R>(acc, lane, r0, n_rows, y + t * ldy);
 }
 
 template <TensorType T, int R, int D>
@@ -178,13 +185,7 @@ __global__ void __launch_bounds__(32 * W)
       }
     }
   }
-#pragma unroll
-  for (int i = 0; i < R; ++i) {
-    float v = acc[i];
-#pragma unroll
-    for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xFFFFFFFFu, v, off);
-    if (lane == 0 && r0 + i < n_rows) y[t * ldy + r0 + i] = v;
-  }
+  store_row_sums<R>(acc, lane, r0, n_rows, y + t * ldy);
 }
 
 // Shared memory of the staged kernels: whole groups of 32 pieces of 32 elements.
