@@ -57,37 +57,48 @@ LocalChecker::LocalChecker(const LlamaModel& model) : model_(model) {
   freqs_ = rope_frequencies(model.config(), w.rope_freq_factors.empty() ? nullptr : w.rope_freq_factors.data());
 }
 
-LocalCheck LocalChecker::matmul(const Weight& w, const std::vector<float>& x, const std::vector<float>& y,
-                                 const RoutePrecision& pr) const {
-  // y_r = Σ_k w_rk x_k with f32 fused accumulation: |y − y64| ≤ γ_K Σ_k |w_rk x_k| (+ the final rounding).
-  // Operands rounded with unit u before the product (tensor cores) add (2u + u²) Σ|w x| and,
-  // near zero, η Σ(|w| + |x|)(1 + u) + K η² (η: half an f16 subnormal step).
+LocalCheck check_matmul(const Weight& w, const std::vector<float>& x, const std::vector<float>& y,
+                        const RoutePrecision& pr) {
+  // y_r = Σ_k ŵ_rk x̂_k over the operands the kernel multiplied, f32 accumulation in any
+  // order: |y − Σ ŵ x̂| ≤ γ_{K+1} Σ|ŵ x̂| (+ the final rounding), and Σ|ŵ x̂| ≤ Σ|w x| + E,
+  // E ≥ Σ|ŵ x̂ − w x| the operand error; so the budget is γ Σ|w x| + (1 + γ) E.
+  // Operands rounded with unit v (tensor cores): E = (2v + v²) Σ|w x| + η Σ(|w| + |x|)(1 + v)
+  // + K η² (η: half an f16 subnormal step). Weights rounded from their rounded scale terms
+  // add (1 + v)(v + u) T_k per weight (u: this f32 copy of the weight is itself rounded),
+  // times |x̂_k| ≤ (1 + v)|x_k| + η.
   // Rows are independent, so they are spread over the machine's threads (an 8B model has
   // 8 billion weights to recompute per recorded row).
   std::vector<double> y64(w.rows), budget(w.rows);
   const auto* base = static_cast<const uint8_t*>(w.host);
-  const double u = pr.matmul_operand_unit, eta = u > 0 ? kF16SubnormalHalfUlp : 0.0;
-  const double g = gamma(static_cast<double>(w.cols) + 1, pr.accumulation_unit) + (2 * u + u * u) * (1 + kUnit);
+  const double v = pr.matmul_operand_unit, eta = v > 0 ? kF16SubnormalHalfUlp : 0.0;
+  const double g = gamma(static_cast<double>(w.cols) + 1, pr.accumulation_unit);
+  const bool from_terms = pr.matmul_weight_from_terms;
+  const double t_unit = (1 + v) * (v + kUnit);
   double x_abs = 0;
-  for (float v : x) x_abs += std::fabs(double(v));
+  for (float val : x) x_abs += std::fabs(double(val));
   auto rows = [&](int64_t r0, int64_t r1) {
     std::vector<float> row(w.cols);
+    std::vector<double> t(from_terms ? w.cols : 0);
     for (int64_t r = r0; r < r1; ++r) {
-      quant::dequantize_row(w.type, base + r * w.row_bytes(), row.data(), w.cols);
-      double s = 0, a = 0, w_abs = 0;
+      const uint8_t* src = base + r * w.row_bytes();
+      quant::dequantize_row(w.type, src, row.data(), w.cols);
+      if (from_terms) quant::weight_rounding_terms(w.type, src, t.data(), w.cols);
+      double s = 0, a = 0, w_abs = 0, tx = 0;
       for (int64_t k = 0; k < w.cols; ++k) {
         const double p = double(row[k]) * x[k];
         s += p;
         a += std::fabs(p);
         w_abs += std::fabs(double(row[k]));
+        if (from_terms) tx += t[k] * ((1 + v) * std::fabs(double(x[k])) + eta);
       }
       y64[r] = s;
-      budget[r] = g * a + (eta > 0 ? 1.01 * (eta * (w_abs + x_abs) * (1 + u) + double(w.cols) * eta * eta) : 0.0);
+      const double e = (2 * v + v * v) * a + eta * (w_abs + x_abs) * (1 + v) + double(w.cols) * eta * eta + t_unit * tx;
+      budget[r] = g * a + (1 + g) * e;
     }
   };
   const int64_t threads = w.rows * w.cols < (int64_t{1} << 20) ? 1 : std::max(1u, std::thread::hardware_concurrency());
   std::vector<std::thread> pool;
-  for (int64_t t = 1; t < threads; ++t) pool.emplace_back(rows, w.rows * t / threads, w.rows * (t + 1) / threads);
+  for (int64_t th = 1; th < threads; ++th) pool.emplace_back(rows, w.rows * th / threads, w.rows * (th + 1) / threads);
   rows(0, w.rows / threads);
   for (auto& th : pool) th.join();
   return compare(y, y64, budget);
@@ -212,17 +223,17 @@ LocalCheck LocalChecker::check(const StageRecorder& run, const CacheSnapshot& ca
       return compare_relative(*y, std::vector<double>(row.begin(), row.end()), 0.0);
     }
     case Point::attn_norm: return need(Point::x_in, L, [&](const auto& x) { return rmsnorm(lw->attn_norm, x, *y); });
-    case Point::q: return need(Point::attn_norm, L, [&](const auto& x) { return matmul(lw->wq, x, *y, pr); });
-    case Point::k: return need(Point::attn_norm, L, [&](const auto& x) { return matmul(lw->wk, x, *y, pr); });
-    case Point::v: return need(Point::attn_norm, L, [&](const auto& x) { return matmul(lw->wv, x, *y, pr); });
+    case Point::q: return need(Point::attn_norm, L, [&](const auto& x) { return check_matmul(lw->wq, x, *y, pr); });
+    case Point::k: return need(Point::attn_norm, L, [&](const auto& x) { return check_matmul(lw->wk, x, *y, pr); });
+    case Point::v: return need(Point::attn_norm, L, [&](const auto& x) { return check_matmul(lw->wv, x, *y, pr); });
     case Point::q_rope: return need(Point::q, L, [&](const auto& x) { return rope(x, *y, run.position()); });
     case Point::k_rope: return need(Point::k, L, [&](const auto& x) { return rope(x, *y, run.position()); });
     case Point::attn_out: return need(Point::q_rope, L, [&](const auto& x) { return attention(x, cache, L, run.position(), *y, pr); });
-    case Point::wo_out: return need(Point::attn_out, L, [&](const auto& x) { return matmul(lw->wo, x, *y, pr); });
+    case Point::wo_out: return need(Point::attn_out, L, [&](const auto& x) { return check_matmul(lw->wo, x, *y, pr); });
     case Point::x_after_attn: return sum_check(Point::x_in, Point::wo_out);
     case Point::ffn_norm: return need(Point::x_after_attn, L, [&](const auto& x) { return rmsnorm(lw->ffn_norm, x, *y); });
-    case Point::gate: return need(Point::ffn_norm, L, [&](const auto& x) { return matmul(lw->w_gate, x, *y, pr); });
-    case Point::up: return need(Point::ffn_norm, L, [&](const auto& x) { return matmul(lw->w_up, x, *y, pr); });
+    case Point::gate: return need(Point::ffn_norm, L, [&](const auto& x) { return check_matmul(lw->w_gate, x, *y, pr); });
+    case Point::up: return need(Point::ffn_norm, L, [&](const auto& x) { return check_matmul(lw->w_up, x, *y, pr); });
     case Point::ffn_act: {
       const auto *g = get(Point::gate, L), *u = get(Point::up, L);
       if (!g || !u) return {};
@@ -230,10 +241,10 @@ LocalCheck LocalChecker::check(const StageRecorder& run, const CacheSnapshot& ca
       for (size_t i = 0; i < y64.size(); ++i) y64[i] = double((*g)[i]) / (1.0 + std::exp(-double((*g)[i]))) * (*u)[i];
       return compare_relative(*y, y64, 8 * kUnit);
     }
-    case Point::mlp_out: return need(Point::ffn_act, L, [&](const auto& x) { return matmul(lw->w_down, x, *y, pr); });
+    case Point::mlp_out: return need(Point::ffn_act, L, [&](const auto& x) { return check_matmul(lw->w_down, x, *y, pr); });
     case Point::x_out: return sum_check(Point::x_after_attn, Point::mlp_out);
     case Point::final_norm: return need(Point::x_out, last, [&](const auto& x) { return rmsnorm(w.output_norm, x, *y); });
-    case Point::logits: return need(Point::final_norm, -1, [&](const auto& x) { return matmul(w.output, x, *y, pr); });
+    case Point::logits: return need(Point::final_norm, -1, [&](const auto& x) { return check_matmul(w.output, x, *y, pr); });
   }
   return {};
 }

@@ -19,6 +19,11 @@ struct CacheSnapshot {
 
 CacheSnapshot snapshot_cache(const LlamaModel& model, const KvCache& cache, int32_t position);
 
+// One matrix product y = W·x of a route with `precision`, against its budget (needs no
+// model: W's host bytes are enough).
+LocalCheck check_matmul(const Weight& w, const std::vector<float>& x, const std::vector<float>& y,
+                        const RoutePrecision& precision);
+
 class LocalChecker {
  public:
   explicit LocalChecker(const LlamaModel& model);
@@ -28,8 +33,6 @@ class LocalChecker {
                    const RoutePrecision& precision) const;
 
  private:
-  LocalCheck matmul(const Weight& w, const std::vector<float>& x, const std::vector<float>& y,
-                    const RoutePrecision& pr) const;
   LocalCheck rmsnorm(const Weight& g, const std::vector<float>& x, const std::vector<float>& y) const;
   LocalCheck rope(const std::vector<float>& x, const std::vector<float>& y, int32_t pos) const;
   LocalCheck attention(const std::vector<float>& q, const CacheSnapshot& c, int layer, int32_t pos,

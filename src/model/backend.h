@@ -56,6 +56,10 @@ struct RoutePrecision {
   // IEEE fused multiply-adds; tensor cores align the terms of their multi-term adds with
   // truncation, which a doubled unit covers.
   double accumulation_unit = 0x1.0p-24;
+  // The f16 weights of matrix products are rounded from their rounded scale terms
+  // (quant::dequantize_row_f16), not from the exact weight: each carries an extra error up
+  // to (1 + u)·u·T (quant::weight_rounding_terms), u = matmul_operand_unit.
+  bool matmul_weight_from_terms = false;
 };
 
 struct AttentionShape {

@@ -55,5 +55,22 @@ float f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);
 float bf16_to_f32(uint16_t h);
 uint16_t f32_to_bf16(float f);
+// Round to nearest even straight from double (one rounding, subnormals, overflow to
+// infinity; NaN gives 0x7FFF, the GPU's canonical NaN).
+uint16_t f64_to_f16(double v);
+
+// The f16 weights of a reduced-precision GPU route, bit for bit (rn: one rounding of the
+// exact value to f16; d, dmin, sc, m, q as stored):
+//   F32, BF16: rn(w)   F16: w   Q8_0: rn(d·q)   Q4_0: rn(d·(q−8))
+//   Q4_K, Q5_K: rn(q·rn(d·sc) − rn(dmin·m))   (one fused multiply-add in f16)
+//   Q6_K: rn((q−32)·rn(d·sc))
+void dequantize_row_f16(TensorType type, const void* row, uint16_t* out, int64_t n);
+
+// T per weight, the part of the f16 weight's error that the roundings of its scale terms
+// add: Q4_K, Q5_K: q·|d·sc| + |dmin·m|; Q6_K: |q−32|·|d·sc| = |w|; 0 for the formats
+// rounded once. With u = 2^-11 and η = 2^-25, while nothing overflows,
+//   |w16 − w| ≤ u·|w| + (1 + u)·u·T  (+ η for F32 and BF16)
+// where w is the exact weight (docs/audit.md derives it).
+void weight_rounding_terms(TensorType type, const void* row, double* t, int64_t n);
 
 }  // namespace greta::quant
