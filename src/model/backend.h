@@ -94,6 +94,15 @@ class Backend {
   virtual void rmsnorm(Act x, const Weight& w, float eps, Act out) = 0;
   // out[t] = W · x[t]
   virtual void matmul(const Weight& w, Act x, Act out, Route route) = 0;
+  // Products that share their input (q, k, v; gate, up): out_i = W_i · x. A backend may run
+  // them as one launch; the result must be the same bits as the separate matmuls.
+  struct Product {
+    const Weight* w;
+    Act out;
+  };
+  virtual void matmuls(const Product* products, int n, Act x, Route route) {
+    for (int i = 0; i < n; ++i) matmul(*products[i].w, x, products[i].out, route);
+  }
   // Rotates pairs (2i, 2i+1) of every head of every row (llama.cpp's "normal" RoPE) by the
   // angle whose cosine and sine are cos_sin[row][i][0..1] (host memory, rope_dim/2 pairs per
   // row, computed once per forward); dimensions past rope_dim are untouched.

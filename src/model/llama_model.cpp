@@ -240,7 +240,8 @@ void LlamaModel::forward_step(KvCache& cache, const int32_t* tokens, const int32
   }
 
   // With nothing observing or faulting the stages in between, pairs of stages run as one
-  // fused op (the same bits): add + the next rmsnorm, rope of q and k + the KV store. The
+  // fused op (the same bits): add + the next rmsnorm, rope of q and k + the KV store, and
+  // the products that share an input (q, k, v; gate, up) go to the backend together. The
   // last layer's add fuses with final_norm only when every row gets logits.
   const bool fuse = !h.probe && (!h.faults || h.faults->faults.empty());
   const bool fuse_final = fuse && n_logits == n;
@@ -263,9 +264,14 @@ void LlamaModel::forward_step(KvCache& cache, const int32_t* tokens, const int32
     // Fused, layers after the first got xn from the previous layer's add_rmsnorm.
     if (!fuse || l == 0)
       stage(h, path, Point::attn_norm, l, x, xn, pos, [&](Act in) { backend_.rmsnorm(in, L.attn_norm, c.rms_eps, xn); });
-    matmul_stage(h, path, Point::q, l, L.wq, xn, q, pos);
-    matmul_stage(h, path, Point::k, l, L.wk, xn, k, pos);
-    matmul_stage(h, path, Point::v, l, L.wv, xn, v, pos);
+    if (fuse) {  // the three products of xn, in one launch where the backend can
+      const Backend::Product qkv[] = {{&L.wq, q}, {&L.wk, k}, {&L.wv, v}};
+      backend_.matmuls(qkv, 3, xn, route);
+    } else {
+      matmul_stage(h, path, Point::q, l, L.wq, xn, q, pos);
+      matmul_stage(h, path, Point::k, l, L.wk, xn, k, pos);
+      matmul_stage(h, path, Point::v, l, L.wv, xn, v, pos);
+    }
     if (fuse) {
       backend_.rope_qk_store(q, k, v, cache, l, pos, head_dim, rope_dim, cos_sin.data());
     } else {
@@ -286,8 +292,13 @@ void LlamaModel::forward_step(KvCache& cache, const int32_t* tokens, const int32
       stage(h, path, Point::x_after_attn, l, x, x2, pos, [&](Act in) { backend_.add(in, proj, x2); });
       stage(h, path, Point::ffn_norm, l, x2, xn, pos, [&](Act in) { backend_.rmsnorm(in, L.ffn_norm, c.rms_eps, xn); });
     }
-    matmul_stage(h, path, Point::gate, l, L.w_gate, xn, gate, pos);
-    matmul_stage(h, path, Point::up, l, L.w_up, xn, up, pos);
+    if (fuse) {
+      const Backend::Product gate_up[] = {{&L.w_gate, gate}, {&L.w_up, up}};
+      backend_.matmuls(gate_up, 2, xn, route);
+    } else {
+      matmul_stage(h, path, Point::gate, l, L.w_gate, xn, gate, pos);
+      matmul_stage(h, path, Point::up, l, L.w_up, xn, up, pos);
+    }
     stage(h, path, Point::ffn_act, l, gate, act, pos, [&](Act in) { backend_.swiglu(in, up, act); });
     matmul_stage(h, path, Point::mlp_out, l, L.w_down, act, proj, pos);
     const bool last = l + 1 == static_cast<int>(c.n_layers);

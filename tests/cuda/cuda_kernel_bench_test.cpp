@@ -127,6 +127,43 @@ TEST(DISABLED_KernelBench, MatmulTensorCores) {
 #endif
 }
 
+// The decode GEMV of both precisions on the Llama-3-8B shapes of a Q4_K_M model, several
+// copies of the matrix taken in turn so that none is still in the L2 when it comes back:
+// weight bytes / time, as inside a decode step where nothing is reused.
+TEST(DISABLED_KernelBench, DecodeGemvRotating) {
+  GRETA_REQUIRE_CUDA();
+  auto fast = make_backend("cuda", 0);
+  auto exact = make_exact_cuda();
+  std::printf("%s\n", fast->name().c_str());
+  struct Shape { int64_t rows, k; TensorType type; };
+  for (Shape s : {Shape{1024, 4096, TensorType::Q4_K}, Shape{4096, 4096, TensorType::Q4_K},
+                  Shape{14336, 4096, TensorType::Q4_K}, Shape{4096, 14336, TensorType::Q4_K},
+                  Shape{1024, 4096, TensorType::Q6_K}, Shape{4096, 14336, TensorType::Q6_K},
+                  Shape{128256, 4096, TensorType::Q6_K}, Shape{4096, 4096, TensorType::Q8_0},
+                  Shape{14336, 4096, TensorType::F16}}) {
+    const auto bytes = random_weight(s.type, s.rows, s.k);
+    const int copies = static_cast<int>(std::max<int64_t>(2, 400'000'000 / static_cast<int64_t>(bytes.size())));
+    std::vector<Weight> wf, we;
+    for (int c = 0; c < copies; ++c) {
+      wf.push_back(fast->upload(s.type, bytes.data(), s.rows, s.k));
+      we.push_back(exact->upload(s.type, bytes.data(), s.rows, s.k));
+    }
+    Act xf = fast->alloc(1, s.k), yf = fast->alloc(1, s.rows), xe = exact->alloc(1, s.k), ye = exact->alloc(1, s.rows);
+    std::vector<float> xh(s.k, 0.01f);
+    fast->from_host(xh.data(), xf, 0, 1);
+    exact->from_host(xh.data(), xe, 0, 1);
+    int i = 0, j = 0;
+    const double tf = median_seconds(*fast, 5, 4 * copies, [&] { fast->matmul(wf[i++ % copies], xf, yf, Route::Gemv); });
+    const double te = median_seconds(*exact, 5, 4 * copies, [&] { exact->matmul(we[j++ % copies], xe, ye, Route::Gemv); });
+    std::printf("%-5s %6lld x %6lld  f16 %8.2f us %6.0f GB/s   exact %8.2f us %6.0f GB/s  (%d copies)\n",
+                std::string(type_traits(s.type).name).c_str(), static_cast<long long>(s.rows),
+                static_cast<long long>(s.k), tf * 1e6, bytes.size() / tf / 1e9, te * 1e6, bytes.size() / te / 1e9,
+                copies);
+    for (Act* a : {&xf, &yf}) fast->release(*a);
+    for (Act* a : {&xe, &ye}) exact->release(*a);
+  }
+}
+
 // The small per-layer ops of one decode step at the 8B shape (dim 4096, 32 heads of 128,
 // 8 KV heads, ffn 14336): time per op with launches queued back to back.
 TEST(DISABLED_KernelBench, DecodeStepSmallOps) {

@@ -11,6 +11,7 @@
 #include "quant/quant.h"
 #ifdef GRETA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_ops.h"
 #endif
 
 namespace greta::test {
@@ -63,6 +64,7 @@ const char* route_label(Route r) { return r == Route::Gemv ? "gemv" : "gemm"; }
 struct TestWeight {
   std::vector<uint8_t> bytes;
   std::vector<float> values;
+  std::vector<float> values16;  // the fast precision's f16 weights (quant::dequantize_row_f16)
 };
 TestWeight make_weight(TensorType type, int64_t rows, int64_t k, uint32_t seed) {
   TestWeight w;
@@ -70,9 +72,13 @@ TestWeight make_weight(TensorType type, int64_t rows, int64_t k, uint32_t seed) 
   const int64_t rb = row_bytes(type, k);
   w.bytes.resize(rows * rb);
   w.values.resize(rows * k);
+  w.values16.resize(rows * k);
+  std::vector<uint16_t> h(k);
   for (int64_t r = 0; r < rows; ++r) {
     quant::quantize_row(type, src.data() + r * k, w.bytes.data() + r * rb, k);
     quant::dequantize_row(type, w.bytes.data() + r * rb, w.values.data() + r * k, k);
+    quant::dequantize_row_f16(type, w.bytes.data() + r * rb, h.data(), k);
+    for (int64_t i = 0; i < k; ++i) w.values16[r * k + i] = quant::f16_to_f32(h[i]);
   }
   return w;
 }
@@ -88,48 +94,60 @@ std::unique_ptr<Backend> make_exact_gpu() {
 #endif
 }
 
-// Budgets against the float64 product of the same dequantized weights, per output:
-//  - exact f32 routes: γ_{K+1} Σ|w x| (the audit's local budget, any summation order);
-//  - tensor cores: each operand rounded to f16 (unit u = 2^-11, relative, plus half the
-//    f16 subnormal spacing 2^-25 absolute for values below 2^-14), then f32 accumulation.
-//    Tensor cores align the terms of their multi-term adds by truncation, so the
-//    accumulation takes a doubled unit (2^-23) in γ.
-//    |y − y64| ≤ (2u + u²) Σ|w x| + γ'_{K+1} (1+u)² Σ|w x| + 2^-25 (1+u) Σ (|w| + |x|) + tiny.
+// Budgets per output, against a float64 product:
+//  - exact f32 routes: the product of the exact weights, γ_{K+1} Σ|w x| (the audit's local
+//    budget, any summation order);
+//  - f16 routes (the tensor-core GEMM, and the fast GEMV of the formats that have a
+//    tensor-core kernel): the product of the operands they are declared to multiply — the
+//    f16 weights of quant::dequantize_row_f16 and the activations rounded to f16 — so only
+//    the f32 accumulation remains: γ'_{K+1} Σ|w16 x16|, with a doubled unit (2^-23)
+//    because tensor cores align the terms of their multi-term adds by truncation. Wrong
+//    operand rounding anywhere would show far above that.
 struct Reference {
-  std::vector<double> exact, mag, abs_sum;  // [t][r]
+  std::vector<double> exact, mag;      // [t][r], exact weights and activations
+  std::vector<double> exact16, mag16;  // [t][r], f16 weights and f16-rounded activations
 };
 Reference reference(const TestWeight& w, const std::vector<float>& x, int64_t rows, int64_t k, int64_t tokens) {
   Reference ref;
-  ref.exact.resize(tokens * rows);
-  ref.mag.resize(tokens * rows);
-  ref.abs_sum.resize(tokens * rows);
+  for (auto* v : {&ref.exact, &ref.mag, &ref.exact16, &ref.mag16}) v->resize(tokens * rows);
   for (int64_t t = 0; t < tokens; ++t)
     for (int64_t r = 0; r < rows; ++r) {
-      double e = 0, m = 0, a = 0;
+      double e = 0, m = 0, e16 = 0, m16 = 0;
       for (int64_t i = 0; i < k; ++i) {
         const double wv = w.values[r * k + i], xv = x[t * k + i];
+        const double wv16 = w.values16[r * k + i], xv16 = quant::f16_to_f32(quant::f32_to_f16(x[t * k + i]));
         e += wv * xv;
         m += std::fabs(wv * xv);
-        a += std::fabs(wv) + std::fabs(xv);
+        e16 += wv16 * xv16;
+        m16 += std::fabs(wv16 * xv16);
       }
       ref.exact[t * rows + r] = e;
       ref.mag[t * rows + r] = m;
-      ref.abs_sum[t * rows + r] = a;
+      ref.exact16[t * rows + r] = e16;
+      ref.mag16[t * rows + r] = m16;
     }
   return ref;
 }
 
 double f32_bound(double k, double mag) { return gamma(k + 1) * mag + 1e-30; }
-double tensor_core_bound(double k, double mag, double abs_sum) {
-  constexpr double u = 0x1.0p-11;
-  const double n = k + 1, g = n * 0x1.0p-23 / (1.0 - n * 0x1.0p-23);
-  return (2 * u + u * u) * mag + g * (1 + u) * (1 + u) * mag + 0x1.0p-25 * (1 + u) * abs_sum + 1e-30;
+double tensor_core_bound(double k, double mag16) {
+  const double n = k + 1;
+  return n * 0x1.0p-23 / (1.0 - n * 0x1.0p-23) * mag16 + 1e-30;
 }
 
-// y = W x on the GPU within its route's budget of the float64 product (and of the CPU's
-// result): the default backend's GEMV (f32) and tensor-core GEMM, and the exact backend's
-// f32 GEMM. Token counts that do not fill a 128-token tile, a single token and more than
-// two tiles.
+// Whether the fast backend's matrix-vector route takes f16 operands for this product.
+bool fast_gemv_is_f16(TensorType type, int64_t k) {
+#ifdef GRETA_HAVE_CUDA
+  alignas(16) static const float probe[4] = {};
+  return cuda::gemv_f16_supported(type, k, probe, 4);
+#else
+  return false;
+#endif
+}
+
+// y = W x on the GPU within its route's budget (and close to the CPU's result): the
+// default backend's GEMV and tensor-core GEMM, and the exact backend's GEMV and f32 GEMM.
+// Token counts that do not fill a 128-token tile, a single token and more than two tiles.
 void check_matmul(TensorType type, int64_t rows, int64_t k, std::initializer_list<int64_t> token_counts = {1, 7, 300}) {
   const auto w = make_weight(type, rows, k, 17);
   Pair p;
@@ -137,36 +155,44 @@ void check_matmul(TensorType type, int64_t rows, int64_t k, std::initializer_lis
   const Weight wg = p.gpu->upload(type, w.bytes.data(), rows, k);
   const Weight we = exact_gpu->upload(type, w.bytes.data(), rows, k);
   const Weight wc = p.cpu->upload(type, w.bytes.data(), rows, k);
+  const bool gemv16 = fast_gemv_is_f16(type, k);
   for (int64_t tokens : token_counts) {
     const auto x = random_vector(tokens * k, 100 + static_cast<uint32_t>(tokens));
     auto [xg, xc] = p.acts(x, tokens, k);
     Act xe = exact_gpu->alloc(tokens, k);
     exact_gpu->from_host(x.data(), xe, 0, tokens);
     const Reference ref = reference(w, x, rows, k, tokens);
-    enum class Case { Gemv, TensorCores, ExactGemm };
-    for (Case c : {Case::Gemv, Case::TensorCores, Case::ExactGemm}) {
-      const Route route = c == Case::Gemv ? Route::Gemv : Route::Gemm;
-      const char* label = c == Case::Gemv ? "gemv" : c == Case::TensorCores ? "gemm-tensor-cores" : "gemm-exact";
-      Backend& gpu = c == Case::ExactGemm ? *exact_gpu : *p.gpu;
+    enum class Case { Gemv, TensorCores, ExactGemv, ExactGemm };
+    for (Case c : {Case::Gemv, Case::TensorCores, Case::ExactGemv, Case::ExactGemm}) {
+      const bool exact = c == Case::ExactGemv || c == Case::ExactGemm;
+      const Route route = c == Case::Gemv || c == Case::ExactGemv ? Route::Gemv : Route::Gemm;
+      const char* label = c == Case::Gemv ? "gemv" : c == Case::TensorCores ? "gemm-tensor-cores"
+                                                   : c == Case::ExactGemv   ? "gemv-exact"
+                                                                            : "gemm-exact";
+      // A few rows in the tensor-core route take the GEMV kernel.
+      const bool f16 = !exact && (gemv16 || (c == Case::TensorCores && tokens > 8));
+      Backend& gpu = exact ? *exact_gpu : *p.gpu;
       auto [yg, yc] = p.acts({}, tokens, rows);
       Act y = yg;
-      if (c == Case::ExactGemm) y = exact_gpu->alloc(tokens, rows);
-      gpu.matmul(c == Case::ExactGemm ? we : wg, c == Case::ExactGemm ? xe : xg, y, route);
+      if (exact) y = exact_gpu->alloc(tokens, rows);
+      gpu.matmul(exact ? we : wg, exact ? xe : xg, y, route);
       p.cpu->matmul(wc, xc, yc, route);
       const auto got = p.read(gpu, y), cpu = p.read(*p.cpu, yc);
-      if (c == Case::ExactGemm) exact_gpu->release(y);
+      if (exact) exact_gpu->release(y);
       double worst = 0;
       for (int64_t t = 0; t < tokens; ++t)
         for (int64_t r = 0; r < rows; ++r) {
           const int64_t i = t * rows + r;
           const double f32 = f32_bound(double(k), ref.mag[i]);
-          const double bound = c == Case::TensorCores ? tensor_core_bound(double(k), ref.mag[i], ref.abs_sum[i]) : f32;
-          const double err = std::fabs(got[i] - ref.exact[i]);
+          const double bound = f16 ? tensor_core_bound(double(k), ref.mag16[i]) : f32;
+          const double want = f16 ? ref.exact16[i] : ref.exact[i];
+          const double err = std::fabs(got[i] - want);
           worst = std::max(worst, err / bound);
           ASSERT_LE(err, bound) << type_label(type) << " rows " << rows << " k " << k << " " << label << " tokens "
                                 << tokens << " token " << t << " row " << r;
-          // The CPU sits within the f32 bound, so the two differ by at most the sum.
-          ASSERT_LE(std::fabs(got[i] - cpu[i]), bound + f32);
+          // The CPU sits within the f32 bound of the exact product: the two differ by at
+          // most the sum (plus the operand rounding for the f16 routes).
+          ASSERT_LE(std::fabs(got[i] - cpu[i]), bound + f32 + std::fabs(want - ref.exact[i]));
         }
       ::testing::Test::RecordProperty(type_label(type) + "_r" + std::to_string(rows) + "_k" + std::to_string(k) + "_" +
                                           label + "_t" + std::to_string(tokens) + "_bound_ratio",
@@ -236,8 +262,8 @@ TEST(CudaMatmulOddWidth, UnquantizedRows) {
 }
 
 // Against one-hot activations every output is a single exact product w·1 plus zeros, so
-// the f32 routes must return the dequantized weights themselves, bit for bit, and the
-// tensor-core route those weights rounded to nearest f16: this checks each kernel's
+// the f32 routes must return the dequantized weights themselves, bit for bit, and the f16
+// routes the fast precision's f16 weights (quant::dequantize_row_f16): this checks each kernel's
 // dequantization of every element position (codes, scales, mins) exactly, where the
 // bounds above would only catch gross errors.
 TEST_P(CudaMatmul, OneHotActivationsReturnTheExactWeights) {
@@ -257,11 +283,10 @@ TEST_P(CudaMatmul, OneHotActivationsReturnTheExactWeights) {
     for (Route route : {Route::Gemv, Route::Gemm}) {
       gpu->matmul(wg, x, y, route);
       const auto got = p.read(*gpu, y);
-      const bool f16 = tensor_cores && route == Route::Gemm;
+      const bool f16 = tensor_cores && (route == Route::Gemm || fast_gemv_is_f16(type, k));
       for (int64_t t = 0; t < k; ++t)
         for (int64_t r = 0; r < rows; ++r) {
-          const float v = w.values[r * k + t];
-          const float want = f16 ? quant::f16_to_f32(quant::f32_to_f16(v)) : v;
+          const float want = f16 ? w.values16[r * k + t] : w.values[r * k + t];
           ASSERT_EQ(got[t * rows + r], want) << type_label(type) << " " << route_label(route)
                                              << (f16 ? " tensor cores" : "") << " row " << r << " element " << t;
         }

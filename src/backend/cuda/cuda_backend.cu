@@ -199,11 +199,12 @@ void CudaBackend::read_cache(const KvCache& cache, int layer, int64_t rows, floa
 
 RoutePrecision CudaBackend::precision(Route route) const {
   RoutePrecision p;
-  if (route == Route::Gemm && options_.tensor_cores) {
-    p.matmul_operand_unit = 0x1.0p-11;  // f16 round to nearest
-    if (options_.kv_type == TensorType::F16) p.attention_operand_unit = 0x1.0p-11;
-    p.accumulation_unit = 0x1.0p-23;
-  }
+  if (!options_.tensor_cores) return p;
+  // Both matrix routes multiply the same f16 operands (cuda_dequant_f16.cuh) on tensor cores.
+  p.matmul_operand_unit = 0x1.0p-11;  // f16 round to nearest
+  p.matmul_weight_from_terms = true;   // K-quant weights rounded from their rounded scales
+  p.accumulation_unit = 0x1.0p-23;
+  if (route == Route::Gemm && options_.kv_type == TensorType::F16) p.attention_operand_unit = 0x1.0p-11;
   return p;
 }
 
@@ -242,10 +243,43 @@ void CudaBackend::matmul(const Weight& w, Act x, Act out, Route route) {
     auto* w16 = static_cast<uint16_t*>(scratch(w16_, static_cast<size_t>(w.rows * k_pad) * sizeof(uint16_t)));
     launch_dequant_f16(w.type, w.data, w.row_bytes(), w.rows, w.cols, w16);
     launch_gemm_f16(w16, w.rows, x16, x.rows, k_pad, out.data, out.cols);
-  } else if (route == Route::Gemv || (route == Route::Gemm && options_.tensor_cores))
+  } else if (f16_gemv(w, x, route)) {  // decode, or a few rows: the same f16 operands as the GEMM
+    const GemvTarget t{w.data, w.row_bytes(), w.rows, out.data, out.cols};
+    launch_gemv_f16_group(w.type, &t, 1, w.cols, x.data, x.cols, x.rows);
+  } else if (route == Route::Gemv || options_.tensor_cores) {
     launch_gemv(w.type, w.data, w.row_bytes(), w.rows, w.cols, x.data, x.cols, x.rows, out.data, out.cols);
-  else
+  } else
     launch_gemm(w.type, w.data, w.row_bytes(), w.rows, w.cols, x.data, x.cols, x.rows, out.data, out.cols);
+}
+
+// The fast precision's matrix-vector products run on tensor cores with f16 operands where
+// the format has such a kernel; the others keep the exact-weight kernel (the audit's
+// f16 budget covers them too, being looser).
+bool CudaBackend::f16_gemv(const Weight& w, Act x, Route route) const {
+  return options_.tensor_cores && (route == Route::Gemv || x.rows <= kGemvRowsInGemmRoute) &&
+         gemv_f16_supported(w.type, w.cols, x.data, x.cols);
+}
+
+void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
+  // One launch when every product takes the same tensor-core GEMV: each row's result is
+  // the same as in its own launch.
+  bool one = n >= 2 && n <= 3;
+  for (int i = 0; i < n && one; ++i) {
+    const Product& p = products[i];
+    one = f16_gemv(*p.w, x, route) && p.w->type == products[0].w->type && p.w->cols == products[0].w->cols &&
+          x.cols >= p.w->cols && p.out.cols >= p.w->rows;
+  }
+  if (!one) {
+    Backend::matmuls(products, n, x, route);
+    return;
+  }
+  GemvTarget t[3];
+  for (int i = 0; i < n; ++i) {
+    const Weight& w = *products[i].w;
+    t[i] = GemvTarget{w.data, w.row_bytes(), w.rows, products[i].out.data, products[i].out.cols};
+  }
+  launch_gemv_f16_group(products[0].w->type, t, n, products[0].w->cols, x.data, x.cols,
+                        x.rows);
 }
 
 void CudaBackend::rope(Act x, int head_dim, int rope_dim, const float* cos_sin) {

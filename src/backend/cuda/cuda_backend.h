@@ -50,6 +50,7 @@ class CudaBackend final : public Backend {
   void embed(const Weight& table, const int32_t* tokens, int64_t n, Act out) override;
   void rmsnorm(Act x, const Weight& w, float eps, Act out) override;
   void matmul(const Weight& w, Act x, Act out, Route route) override;
+  void matmuls(const Product* products, int n, Act x, Route route) override;
   void rope(Act x, int head_dim, int rope_dim, const float* cos_sin) override;
   void kv_store(KvCache& cache, int layer, Act k, Act v, const int32_t* pos) override;
   void attention(Route route, Act q, const KvCache& cache, int layer, const int32_t* pos,
@@ -67,6 +68,7 @@ class CudaBackend final : public Backend {
   int64_t preferred_chunk_rows() const override { return options_.tensor_cores ? 2048 : 512; }
 
  private:
+  bool f16_gemv(const Weight& w, Act x, Route route) const;
   // A device buffer reused across calls, grown on demand (small per-call inputs: token
   // ids, positions, the RoPE table, attention partials), with the bytes last uploaded
   // into it so that an identical upload (the same positions for kv_store and attention,

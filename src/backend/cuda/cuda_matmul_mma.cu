@@ -1,9 +1,9 @@
 // The tensor-core prefill route: Y[t][r] = Σ_k W[r][k] X[t][k] with both operands rounded
 // to f16 and the products accumulated in f32 (mma.sync m16n8k16).
 //
-// Three steps per matmul call: the weights are dequantized exactly (cuda_dequant.cuh) and
-// rounded to f16 rows of k_pad elements, the activations likewise, then one GEMM over the
-// two K-contiguous operands. K-contiguous rows are what the mma's A (row-major) and B
+// Three steps per matmul call: the weights are dequantized to f16 rows of k_pad elements
+// with the fast precision's formulas (cuda_dequant_f16.cuh), the activations rounded to
+// f16 likewise, then one GEMM over the two K-contiguous operands. K-contiguous rows are what the mma's A (row-major) and B
 // (column-major) fragments want, so ldmatrix reads them without a transpose.
 //
 // GEMM tiles: a block computes BM weight rows × BN tokens, walking K 64 at a time through
@@ -14,6 +14,7 @@
 #include <stdexcept>
 
 #include "backend/cuda/cuda_dequant.cuh"
+#include "backend/cuda/cuda_dequant_f16.cuh"
 #include "backend/cuda/cuda_mma.cuh"
 #include "backend/cuda/cuda_ops.h"
 
@@ -35,14 +36,15 @@ __global__ void __launch_bounds__(256)
   const uint32_t row = g / groups_per_row;
   const int64_t e0 = static_cast<int64_t>(g - row * groups_per_row) * 8;
   const uint8_t* rp = w + row * row_bytes;
-  float v[8];
   if (e0 + 8 <= k_vec) {
-    dequant8<T>(rp, e0, v);
-  } else {
-#pragma unroll
-    for (int i = 0; i < 8; ++i) v[i] = e0 + i < k ? dequant1<T>(rp, e0 + i) : 0.0f;
+    out[g] = dequant8_f16<T>(rp, e0);
+    return;
   }
-  out[g] = pack8(v);
+  __half h[8];
+#pragma unroll
+  for (int i = 0; i < 8; ++i) h[i] = e0 + i < k ? dequant1_f16<T>(rp, e0 + i) : __float2half_rn(0.0f);
+  out[g] = make_uint4(half2_as_u32(__halves2half2(h[0], h[1])), half2_as_u32(__halves2half2(h[2], h[3])),
+                      half2_as_u32(__halves2half2(h[4], h[5])), half2_as_u32(__halves2half2(h[6], h[7])));
 }
 
 __global__ void __launch_bounds__(256)

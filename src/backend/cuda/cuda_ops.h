@@ -31,6 +31,20 @@ int64_t vector_width(TensorType type, const void* w, int64_t row_bytes, int64_t 
 // y[t][r] = Σ_k W[r][k] x[t][k] for r < n_rows, t < n_tokens; x and y rows are ldx / ldy apart.
 void launch_gemv(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x,
                  int64_t ldx, int64_t n_tokens, float* y, int64_t ldy);
+// The fast precision's matrix-vector route on tensor cores (cuda_gemv_f16.cu): the f16
+// weights of launch_dequant_f16 times the activations rounded to f16, summed in f32, for
+// the formats that have such a kernel (Q4_K, Q6_K, F16 with k a multiple of 128) and
+// 16-byte aligned activation rows.
+bool gemv_f16_supported(TensorType type, int64_t k, const float* x, int64_t ldx);
+// One launch for 1-3 matrices of one format and width k that multiply the same x.
+struct GemvTarget {
+  const void* w;
+  int64_t row_bytes, n_rows;
+  float* y;
+  int64_t ldy;
+};
+void launch_gemv_f16_group(TensorType type, const GemvTarget* targets, int n, int64_t k, const float* x, int64_t ldx,
+                           int64_t n_tokens);
 void launch_gemm(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x,
                  int64_t ldx, int64_t n_tokens, float* y, int64_t ldy);
 
@@ -39,7 +53,7 @@ void launch_gemm(TensorType type, const void* w, int64_t row_bytes, int64_t n_ro
 // tensor cores. f16 values travel as uint16_t bit patterns to keep CUDA types out of here.
 constexpr int64_t kMmaKAlign = 64;
 inline int64_t mma_k_padded(int64_t k) { return (k + kMmaKAlign - 1) / kMmaKAlign * kMmaKAlign; }
-// out[r][0..k_pad) = f16(W[r][k]) for the exactly dequantized weights, zeros past k.
+// out[r][0..k_pad) = the fast precision's f16 weights (cuda_dequant_f16.cuh), zeros past k.
 void launch_dequant_f16(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, uint16_t* out);
 // out[t][0..k_pad) = f16(x[t][k]), zeros past k; x rows are ldx floats apart.
 void launch_to_f16(const float* x, int64_t ldx, int64_t n_tokens, int64_t k, uint16_t* out);

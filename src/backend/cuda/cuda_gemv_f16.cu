@@ -1,0 +1,373 @@
+// The matrix-vector route of the fast precision: y = W16 · x16 with the f16 weights of
+// cuda_dequant_f16.cuh built in registers, the activations rounded to f16, and the
+// products summed in f32 on the tensor cores (mma.sync m16n8k16), so decode multiplies
+// exactly the operands the prefill GEMM multiplies.
+//
+// Why tensor cores for a product with one token: the exact-weight GEMV spends ~4.5
+// instructions per weight (code to float, the dequantizing FMA, the dot FMA) and its
+// issue time adds to its memory time. Here two f16 instructions build a pair of weights
+// and one mma consumes 256 of them, so the weight stream, not the issue, sets the pace.
+//
+// A warp computes 16 rows: lane (g, q) = (lane / 4, lane % 4) holds the A fragments of
+// rows g and g+8 and the B fragment of column g. K is cut into steps (per format); the
+// warps of a block share the block's 16 rows and take steps warp, warp + W, ... so that
+// small matrices still spread over the GPU; the block sums its warps' partial results in
+// a fixed order. Inside a step the mapping of k onto the mma's k slots is the format's
+// choice (whatever its bytes give cheaply), with the activations permuted to match: B
+// column n holds token n of up to 8 tokens (one token: every column the same, column 0
+// kept). For one token the block stages x16 in shared memory in that permuted order.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <stdexcept>
+
+#include "backend/cuda/cuda_dequant_f16.cuh"
+#include "backend/cuda/cuda_launch.cuh"
+#include "backend/cuda/cuda_mma.cuh"
+#include "backend/cuda/cuda_ops.h"
+
+namespace greta::cuda {
+namespace {
+
+using mma::mma_16816;
+using mma::pack_half2;
+
+constexpr uint32_t kHalf1024x2 = 0x64006400u;  // f16 1024 in both halves
+
+__device__ __forceinline__ uint4 ldg16(const uint8_t* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+
+// f16 pair (1024 + c0, 1024 + c1) from codes at bits [0, 4) of each half of `bits`, minus 1024·(1 + ...):
+// the codes themselves, exactly.
+__device__ __forceinline__ __half2 codes4(uint32_t word, int shift) {
+  return __hsub2_rn(u32_as_half2(((word >> shift) & 0x000F000Fu) | kHalf1024x2), u32_as_half2(kHalf1024x2));
+}
+
+// Eight bytes from a 2-byte aligned address, kept as three aligned words so that the loads
+// can be in flight while the warp does other work; join8 realigns them.
+struct Raw8 {
+  uint32_t w0, w1, w2, shift;
+};
+__device__ __forceinline__ Raw8 load8_words(const uint8_t* p) {
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(a & ~uintptr_t{3});
+  Raw8 r;
+  r.shift = static_cast<uint32_t>(a & 2) * 8;
+  r.w0 = __ldg(w);
+  r.w1 = __ldg(w + 1);
+  r.w2 = r.shift ? __ldg(w + 2) : 0u;  // never past the eight bytes' last word
+  return r;
+}
+__device__ __forceinline__ uint2 join8(const Raw8& r) {
+  return make_uint2(__funnelshift_r(r.w0, r.w1, r.shift), __funnelshift_r(r.w1, r.w2, r.shift));
+}
+
+// ---- formats --------------------------------------------------------------------------
+// Each format F gives: kStep (weights of a row per step), Raw (one row's bytes of one
+// step for lane quad q), load(row, step, q), group(m, q) (which float4 of the step's
+// activations feeds mma m of quad q), kPairStride (the B pair of a float4 (x0, x2), (x1, x3)
+// for 2, (x0, x1), (x2, x3) for 1) and step(): the mmas of one step.
+
+// Q4_K: a step is a super-block; quad q takes code bytes 32q..32q+31 (low nibbles:
+// sub-block 2q, high: 2q+1). Word i of them gives the pairs (4i, 4i+2), (4i+1, 4i+3) of
+// either sub-block.
+struct Q4K {
+  static constexpr int kStep = 256, kMmas = 16, kPairStride = 2;
+  static constexpr int64_t kBlockBytes = 144;
+  struct Raw {
+    uint4 head, c0, c1;
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t s, int q) {
+    const uint8_t* b = row + s * kBlockBytes;
+    return Raw{ldg16(b), ldg16(b + 16 + 32 * q), ldg16(b + 32 + 32 * q)};
+  }
+  // mma m = 2i + h: word i, low (h = 0) or high nibbles; activations k = 64q + 32h + 4i ...
+  __device__ static int group(int m, int q) { return 16 * q + 8 * (m & 1) + (m >> 1); }
+  // (a, m) of sub-blocks 2q and 2q+1: a = rn(d·sc), m = rn(dmin·mn), as half2 pairs.
+  __device__ static void factors(const uint4& h, int q, __half2& a, __half2& mn) {
+    const bool lo = q < 2;
+    const uint32_t scw = lo ? (h.y & 0x3F3F3F3Fu) : ((h.w & 0x0F0F0F0Fu) | ((h.y >> 2) & 0x30303030u));
+    const uint32_t mw = lo ? (h.z & 0x3F3F3F3Fu) : (((h.w >> 4) & 0x0F0F0F0Fu) | ((h.z >> 2) & 0x30303030u));
+    const uint32_t sel = (q & 1) ? 0x4342u : 0x4140u;  // bytes 2(q&1), 2(q&1)+1 under an f16 1024
+    const __half2 k1024 = u32_as_half2(kHalf1024x2), dd = u32_as_half2(h.x);
+    a = __hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(scw, 0x64646464u, sel)), k1024), __low2half2(dd));
+    mn = __hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(mw, 0x64646464u, sel)), k1024), __high2half2(dd));
+  }
+  template <class X>
+  __device__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float acc[4]) {
+    __half2 aa, ma, ab, mb;
+    factors(ra.head, q, aa, ma);
+    factors(rb.head, q, ab, mb);
+    const __half2 a0 = __low2half2(aa), a1 = __high2half2(aa), n0 = __hneg2(__low2half2(ma)), n1 = __hneg2(__high2half2(ma));
+    const __half2 b0 = __low2half2(ab), b1 = __high2half2(ab), p0 = __hneg2(__low2half2(mb)), p1 = __hneg2(__high2half2(mb));
+    const uint32_t wa[8] = {ra.c0.x, ra.c0.y, ra.c0.z, ra.c0.w, ra.c1.x, ra.c1.y, ra.c1.z, ra.c1.w};
+    const uint32_t wb[8] = {rb.c0.x, rb.c0.y, rb.c0.z, rb.c0.w, rb.c1.x, rb.c1.y, rb.c1.z, rb.c1.w};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint2 xl = x.get(s, 2 * i, q), xh = x.get(s, 2 * i + 1, q);
+      const uint32_t fl[4] = {half2_as_u32(__hfma2(codes4(wa[i], 0), a0, n0)), half2_as_u32(__hfma2(codes4(wb[i], 0), b0, p0)),
+                              half2_as_u32(__hfma2(codes4(wa[i], 8), a0, n0)), half2_as_u32(__hfma2(codes4(wb[i], 8), b0, p0))};
+      mma_16816(acc, fl, xl.x, xl.y);
+      const uint32_t fh[4] = {half2_as_u32(__hfma2(codes4(wa[i], 4), a1, n1)), half2_as_u32(__hfma2(codes4(wb[i], 4), b1, p1)),
+                              half2_as_u32(__hfma2(codes4(wa[i], 12), a1, n1)), half2_as_u32(__hfma2(codes4(wb[i], 12), b1, p1))};
+      mma_16816(acc, fh, xh.x, xh.y);
+    }
+  }
+};
+
+// Q6_K: a step is half a super-block (128 weights, h = s % 2); quad q takes l = 8q..8q+7
+// of its ql bytes at 64h + l (quarters 0 and 2) and 64h + 32 + l (quarters 1 and 3) and qh
+// bytes 32h + l (two bits per quarter). Blocks are 210 bytes, so only 2-byte aligned.
+struct Q6K {
+  static constexpr int kStep = 128, kMmas = 8, kPairStride = 2;
+  static constexpr int64_t kBlockBytes = 210;
+  struct Raw {
+    Raw8 a, b, h, sc;
+    uint32_t d;
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t s, int q) {
+    const uint8_t* blk = row + (s >> 1) * kBlockBytes;
+    const int h = static_cast<int>(s & 1), l = 8 * q;
+    Raw r;
+    r.a = load8_words(blk + 64 * h + l);
+    r.b = load8_words(blk + 64 * h + 32 + l);
+    r.h = load8_words(blk + 128 + 32 * h + l);
+    r.sc = load8_words(blk + 192 + 8 * h);
+    r.d = __ldg(reinterpret_cast<const uint16_t*>(blk + 208));
+    return r;
+  }
+  // mma m = 2c + wi: quarter c, word wi; activations k = 32c + 8q + 4wi.
+  __device__ static int group(int m, int q) { return 8 * (m >> 1) + 2 * q + (m & 1); }
+  // a = rn(d·sc) of quarters (0, 1) and (2, 3): scale bytes q/2 + 2c of the half's eight.
+  __device__ static void factors(const Raw& r, int q, __half2& a01, __half2& a23) {
+    const uint2 sc = join8(r.sc);
+    const uint32_t b = static_cast<uint32_t>(q >> 1);
+    const uint32_t sel = b | 0x40u | ((b + 2) << 8) | 0x4000u;
+    const __half2 off = __floats2half2_rn(1152.0f, 1152.0f);  // 1024 + 128: signed bytes
+    const __half2 dd = __half2half2(__ushort_as_half(static_cast<unsigned short>(r.d)));
+    a01 = __hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(sc.x ^ 0x80808080u, 0x64646464u, sel)), off), dd);
+    a23 = __hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(sc.y ^ 0x80808080u, 0x64646464u, sel)), off), dd);
+  }
+  // The f16 pair (q−32)·a of the codes whose low four bits sit at `lshift` of `ql` and
+  // whose high two bits sit at `hshift` of `qh` (bytes 0 and 2 of each).
+  __device__ static uint32_t pair(uint32_t ql, int lshift, uint32_t qh, int hshift, __half2 a) {
+    const uint32_t hi = (hshift >= 0 ? qh >> hshift : qh << -hshift) & 0x00300030u;
+    const uint32_t bits = ((ql >> lshift) & 0x000F000Fu) | hi | kHalf1024x2;
+    return half2_as_u32(__hmul2_rn(__hsub2_rn(u32_as_half2(bits), __floats2half2_rn(1056.0f, 1056.0f)), a));
+  }
+  template <class X>
+  __device__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float acc[4]) {
+    __half2 fa[2], fb[2];
+    factors(ra, q, fa[0], fa[1]);
+    factors(rb, q, fb[0], fb[1]);
+    const uint2 la = join8(ra.a), lb = join8(ra.b), ha = join8(ra.h);
+    const uint2 mla = join8(rb.a), mlb = join8(rb.b), mha = join8(rb.h);
+#pragma unroll
+    for (int wi = 0; wi < 2; ++wi) {
+      const uint32_t qa = wi ? la.y : la.x, qb = wi ? lb.y : lb.x, qh = wi ? ha.y : ha.x;
+      const uint32_t ra_ = wi ? mla.y : mla.x, rb_ = wi ? mlb.y : mlb.x, rh = wi ? mha.y : mha.x;
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        // quarter c: low nibbles (c < 2) or high nibbles of ql range a (c even) or b (c odd);
+        // its two qh bits at 2c, moved to bits 4-5.
+        const int ls = c < 2 ? 0 : 4, hs = 2 * c - 4;
+        const uint32_t qlw = (c & 1) ? qb : qa, rlw = (c & 1) ? rb_ : ra_;
+        const __half2 aa = (c >> 1) ? ((c & 1) ? __high2half2(fa[1]) : __low2half2(fa[1]))
+                                    : ((c & 1) ? __high2half2(fa[0]) : __low2half2(fa[0]));
+        const __half2 ab = (c >> 1) ? ((c & 1) ? __high2half2(fb[1]) : __low2half2(fb[1]))
+                                    : ((c & 1) ? __high2half2(fb[0]) : __low2half2(fb[0]));
+        const uint32_t f[4] = {pair(qlw, ls, qh, hs, aa), pair(rlw, ls, rh, hs, ab), pair(qlw, ls + 8, qh, hs + 8, aa),
+                               pair(rlw, ls + 8, rh, hs + 8, ab)};
+        const uint2 xv = x.get(s, 2 * c + wi, q);
+        mma_16816(acc, f, xv.x, xv.y);
+      }
+    }
+  }
+};
+
+// F16: a step is 128 weights; quad q takes 32q..32q+31 as four 16-byte loads, pairs in order.
+struct F16 {
+  static constexpr int kStep = 128, kMmas = 8, kPairStride = 1;
+  struct Raw {
+    uint4 v[4];
+  };
+  __device__ static Raw load(const uint8_t* row, int64_t s, int q) {
+    const uint8_t* p = row + (s * kStep + 32 * q) * 2;
+    return Raw{{ldg16(p), ldg16(p + 16), ldg16(p + 32), ldg16(p + 48)}};
+  }
+  // mma m = 2j + u: load j, its half u; activations k = 32q + 8j + 4u.
+  __device__ static int group(int m, int q) { return 8 * q + m; }
+  template <class X>
+  __device__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float acc[4]) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const uint2 x0 = x.get(s, 2 * j, q), x1 = x.get(s, 2 * j + 1, q);
+      const uint32_t f0[4] = {ra.v[j].x, rb.v[j].x, ra.v[j].y, rb.v[j].y};
+      mma_16816(acc, f0, x0.x, x0.y);
+      const uint32_t f1[4] = {ra.v[j].z, rb.v[j].z, ra.v[j].w, rb.v[j].w};
+      mma_16816(acc, f1, x1.x, x1.y);
+    }
+  }
+};
+
+// ---- activations ------------------------------------------------------------------------
+
+// B fragment of one mma from the four activations of float4 group f: rounded to f16 pairs.
+template <int kPairStride>
+__device__ __forceinline__ uint2 b_pair(float4 v) {
+  return kPairStride == 2 ? make_uint2(pack_half2(v.x, v.z), pack_half2(v.y, v.w))
+                          : make_uint2(pack_half2(v.x, v.y), pack_half2(v.z, v.w));
+}
+
+// One token, staged: entry (step, m, q) of shared memory holds mma m's B pair for quad q.
+template <class F>
+struct StagedX {
+  const uint2* xs;
+  __device__ uint2 get(int64_t s, int m, int q) const { return xs[(s * F::kMmas + m) * 4 + q]; }
+};
+
+// Any token, straight from global memory (the lane's own column).
+template <class F>
+struct DirectX {
+  const float* xt;
+  __device__ uint2 get(int64_t s, int m, int q) const {
+    return b_pair<F::kPairStride>(__ldg(reinterpret_cast<const float4*>(xt + s * F::kStep) + F::group(m, q)));
+  }
+};
+
+// ---- kernel ------------------------------------------------------------------------------
+
+// Up to three matrices that share their input (q, k, v; gate, up) in one launch: block x
+// of the grid takes a 16-row tile of matrix m, first_tile[m] <= x < first_tile[m + 1].
+// A row's result does not depend on the company it is launched in.
+struct GemvGroup {
+  static constexpr int kMax = 3;
+  const uint8_t* w[kMax];
+  int64_t row_bytes[kMax], n_rows[kMax], ldy[kMax];
+  float* y[kMax];
+  int first_tile[kMax + 1];
+  int n;
+};
+
+template <class F, int W, bool kStaged>
+__global__ void __launch_bounds__(32 * W)
+    gemv_f16_kernel(const GemvGroup grp, int64_t n_steps, const float* __restrict__ x, int64_t ldx, int64_t n_tokens) {
+  extern __shared__ uint2 xs[];  // staged: n_steps * kMmas * 4 entries
+  __shared__ float partial[W][16][8];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+  int mat = 0;
+  while (mat + 1 < grp.n && static_cast<int>(blockIdx.x) >= grp.first_tile[mat + 1]) ++mat;
+  const uint8_t* const w = grp.w[mat];
+  const int64_t row_bytes = grp.row_bytes[mat], n_rows = grp.n_rows[mat], ldy = grp.ldy[mat];
+  float* const y = grp.y[mat];
+  const int64_t r0 = static_cast<int64_t>(blockIdx.x - grp.first_tile[mat]) * 16;
+  const int64_t t0 = static_cast<int64_t>(blockIdx.y) * 8;
+  const uint8_t* row_a = w + min(r0 + g, n_rows - 1) * row_bytes;  // past the end: a repeat, not written
+  const uint8_t* row_b = w + min(r0 + g + 8, n_rows - 1) * row_bytes;
+  typename F::Raw cur_a, cur_b;
+  if (warp < n_steps) {  // weights are never written by a kernel: requested before the wait
+    cur_a = F::load(row_a, warp, q);
+    cur_b = F::load(row_b, warp, q);
+  }
+  wait_for_prior_kernels();
+  allow_next_kernel();
+  float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  auto run = [&](const auto& xsrc) {
+    for (int64_t s = warp; s < n_steps; s += W) {
+      typename F::Raw next_a, next_b;
+      const bool more = s + W < n_steps;
+      if (more) {
+        next_a = F::load(row_a, s + W, q);
+        next_b = F::load(row_b, s + W, q);
+      }
+      F::step(cur_a, cur_b, xsrc, s, q, acc);
+      if (more) {
+        cur_a = next_a;
+        cur_b = next_b;
+      }
+    }
+  };
+  if constexpr (kStaged) {
+    const int64_t entries = n_steps * F::kMmas * 4;
+    for (int64_t i = threadIdx.x; i < entries; i += blockDim.x) {
+      const int64_t s = i / (F::kMmas * 4);
+      const int m = static_cast<int>((i / 4) % F::kMmas), qq = static_cast<int>(i % 4);
+      xs[i] = b_pair<F::kPairStride>(__ldg(reinterpret_cast<const float4*>(x + s * F::kStep) + F::group(m, qq)));
+    }
+    __syncthreads();
+    run(StagedX<F>{xs});
+  } else {
+    run(DirectX<F>{x + min(t0 + g, n_tokens - 1) * ldx});
+  }
+  // acc: rows g and g+8, columns (tokens) 2q and 2q+1.
+  partial[warp][g][2 * q] = acc[0];
+  partial[warp][g][2 * q + 1] = acc[1];
+  partial[warp][g + 8][2 * q] = acc[2];
+  partial[warp][g + 8][2 * q + 1] = acc[3];
+  __syncthreads();
+  if (threadIdx.x < 128) {
+    const int r = threadIdx.x / 8, t = threadIdx.x % 8;
+    float v = partial[0][r][t];
+#pragma unroll
+    for (int i = 1; i < W; ++i) v += partial[i][r][t];
+    if (r0 + r < n_rows && t0 + t < n_tokens) y[(t0 + t) * ldy + r0 + r] = v;
+  }
+}
+
+// Eight warps a block share a tile's K: every matrix of the 8B shapes then spreads over
+// the GPU, and the split (hence each row's summation order) depends only on K.
+constexpr int kWarps = 8;
+
+template <class F>
+void launch_format(const GemvGroup& grp, int64_t k, const float* x, int64_t ldx, int64_t n_tokens) {
+  const int64_t n_steps = k / F::kStep;
+  const dim3 grid(static_cast<unsigned>(grp.first_tile[grp.n]), static_cast<unsigned>((n_tokens + 7) / 8));
+  if (n_tokens == 1) {
+    const size_t smem = static_cast<size_t>(n_steps) * F::kMmas * 4 * sizeof(uint2);
+    static size_t allowed = 48 * 1024;  // per instantiation: raised once for long rows
+    if (smem > allowed) {
+      check(cudaFuncSetAttribute(gemv_f16_kernel<F, kWarps, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 static_cast<int>(smem)),
+            "cudaFuncSetAttribute (gemv f16)");
+      allowed = smem;
+    }
+    launch_chained(gemv_f16_kernel<F, kWarps, true>, grid, dim3(32 * kWarps), smem, grp, n_steps, x, ldx, n_tokens);
+  } else {
+    launch_chained(gemv_f16_kernel<F, kWarps, false>, grid, dim3(32 * kWarps), 0, grp, n_steps, x, ldx, n_tokens);
+  }
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+}  // namespace
+
+bool gemv_f16_supported(TensorType type, int64_t k, const float* x, int64_t ldx) {
+  if (!aligned16(x) || ldx % 4 != 0) return false;
+  return type == TensorType::Q4_K || type == TensorType::Q6_K || (type == TensorType::F16 && k % F16::kStep == 0);
+}
+
+void launch_gemv_f16_group(TensorType type, const GemvTarget* targets, int n, int64_t k, const float* x, int64_t ldx,
+                           int64_t n_tokens) {
+  if (n_tokens == 0) return;
+  if (n < 1 || n > GemvGroup::kMax) throw std::invalid_argument("gemv f16: 1 to 3 matrices a launch");
+  GemvGroup grp{};
+  grp.n = n;
+  for (int i = 0; i < n; ++i) {
+    grp.w[i] = static_cast<const uint8_t*>(targets[i].w);
+    grp.row_bytes[i] = targets[i].row_bytes;
+    grp.n_rows[i] = targets[i].n_rows;
+    grp.y[i] = targets[i].y;
+    grp.ldy[i] = targets[i].ldy;
+    grp.first_tile[i + 1] = grp.first_tile[i] + static_cast<int>((targets[i].n_rows + 15) / 16);
+  }
+  if (grp.first_tile[n] == 0) return;
+  switch (type) {
+    case TensorType::Q4_K: launch_format<Q4K>(grp, k, x, ldx, n_tokens); break;
+    case TensorType::Q6_K: launch_format<Q6K>(grp, k, x, ldx, n_tokens); break;
+    case TensorType::F16: launch_format<F16>(grp, k, x, ldx, n_tokens); break;
+    default: throw std::invalid_argument("gemv f16: no tensor-core kernel for this format");
+  }
+  check_launch("gemv f16");
+}
+
+}  // namespace greta::cuda
