@@ -81,7 +81,7 @@ std::string CudaBackend::numeric_contract() const {
   const std::string common =
       "weights dequantized exactly to f32 inside the kernels with the CPU's per-format expressions (same bits); "
       "rmsnorm sum of squares in f64, then (x*s)*g in f32; rope, swiglu, add, scale as on the CPU (expf to "
-      "within 2 ulp, correctly rounded division and sqrt, no fast-math); decode (GEMV): f32 fused-multiply-add "
+      "within 2 ulp, correctly rounded division and sqrt, no fast-math); exact-weight GEMV: f32 fused-multiply-add "
       "of exact weights and f32 activations, one chain per lane over its share of the row, then a warp "
       "butterfly; decode attention: f32 scores and an online softmax over chunks of keys, caches longer than a "
       "few hundred keys split into segments merged in a second pass";
@@ -92,9 +92,11 @@ std::string CudaBackend::numeric_contract() const {
            "as decode attention, one segment";
   return std::string("precision fast: activations f32, KV cache ") +
          (options_.kv_type == TensorType::F16 ? "f16 (rounded to nearest when stored)" : "f32") + "; " + common +
-         "; prefill (GEMM) on tensor cores: each exact weight and each activation rounded to f16, products "
-         "accumulated in f32 (terms aligned by truncation inside the multi-term adds), except products of at most "
-         "8 rows (a logits row, a short prompt), which run the decode kernel; prefill attention: flash "
+         "; matrix products on tensor cores in both routes: the f16 weights of each format's formula (rn(d*q), "
+         "rn(q*rn(d*sc) - rn(dmin*m)), rn((q-32)*rn(d*sc)), ...; docs/audit.md) times the activations rounded to "
+         "f16, accumulated in f32 (terms aligned by truncation inside the multi-term adds); decode of formats "
+         "without a tensor-core GEMV (Q8_0, Q5_K, Q4_0, F32, BF16) keeps the exact-weight f32 kernel above; "
+         "prefill attention: flash "
          "attention on tensor cores, q and each probability rounded to f16 for their products, f32 online "
          "softmax with exp2 of log2(e)-scaled scores";
 }

@@ -62,6 +62,69 @@ __device__ __forceinline__ void scale_min_k4(int j, const uint8_t* s, int& sc, i
   }
 }
 
+// The block-format part of weights e0 .. e0+7 (e0 a multiple of 8): their codes and the
+// exact f32 factors of their (sub-)block, w = fmaf(a, code − offset, −mb) with mb = 0
+// except for Q4_K/Q5_K. Shared by the exact weights below and the f16 weights of
+// cuda_dequant_f16.cuh, so both read the formats alike.
+struct Codes8 {
+  uint32_t code[8];
+  float offset, a, mb;
+};
+template <TensorType T>
+__device__ __forceinline__ Codes8 codes8(const uint8_t* row, int64_t e0) {
+  Codes8 c;
+  c.mb = 0.0f;
+  if constexpr (T == TensorType::Q8_0 || T == TensorType::Q4_0) {
+    constexpr bool kQ8 = T == TensorType::Q8_0;
+    const uint8_t* b = row + (e0 / 32) * (kQ8 ? 34 : 18);
+    const int within = static_cast<int>(e0 % 32);
+    c.a = half_bits_to_float(load_u16(b));
+    c.offset = kQ8 ? 128.0f : 8.0f;
+    uint32_t lo, hi;
+    load8_align2(b + 2 + (kQ8 ? within : (within & 15)), lo, hi);
+    const int shift = kQ8 || within < 16 ? 0 : 4;
+#pragma unroll
+    for (int i = 0; i < 8; ++i)
+      c.code[i] = kQ8 ? byte_of(lo, hi, i) ^ 0x80u : (byte_of(lo, hi, i) >> shift) & 0xFu;  // Q8_0: signed byte
+  } else if constexpr (T == TensorType::Q4_K || T == TensorType::Q5_K) {
+    constexpr int kBytes = T == TensorType::Q4_K ? 144 : 176;
+    constexpr int kQs = T == TensorType::Q4_K ? 16 : 48;
+    const uint8_t* b = row + (e0 / 256) * kBytes;
+    const int e = static_cast<int>(e0 % 256), j = e / 32, l0 = e % 32;
+    int sc, m;
+    scale_min_k4(j, b + 4, sc, m);
+    c.offset = 0.0f;
+    c.a = half_bits_to_float(load_u16(b)) * static_cast<float>(sc);
+    c.mb = half_bits_to_float(load_u16(b + 2)) * static_cast<float>(m);
+    const uint2 q = *reinterpret_cast<const uint2*>(b + kQs + 32 * (j / 2) + l0);
+    const int shift = (j & 1) ? 4 : 0;
+    uint2 h = make_uint2(0, 0);
+    if constexpr (T == TensorType::Q5_K) h = *reinterpret_cast<const uint2*>(b + 16 + l0);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      c.code[i] = (byte_of(q.x, q.y, i) >> shift) & 0xFu;
+      if constexpr (T == TensorType::Q5_K) c.code[i] |= ((byte_of(h.x, h.y, i) >> j) & 1u) << 4;
+    }
+  } else if constexpr (T == TensorType::Q6_K) {
+    const uint8_t* b = row + (e0 / 256) * 210;
+    const int e = static_cast<int>(e0 % 256);
+    const int half = e / 128, within = e % 128, quarter = within / 32, l0 = within % 32;
+    uint32_t ql_lo, ql_hi, qh_lo, qh_hi;
+    load8_align2(b + 64 * half + l0 + 32 * (quarter & 1), ql_lo, ql_hi);
+    load8_align2(b + 128 + 32 * half + l0, qh_lo, qh_hi);
+    c.offset = 32.0f;
+    c.a = half_bits_to_float(load_u16(b + 208)) * static_cast<float>(static_cast<int8_t>(b[192 + e / 16]));
+    const int lshift = quarter < 2 ? 0 : 4;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint32_t lo = (byte_of(ql_lo, ql_hi, i) >> lshift) & 0xFu;
+      const uint32_t hi = (byte_of(qh_lo, qh_hi, i) >> (2 * quarter)) & 3u;
+      c.code[i] = lo | (hi << 4);
+    }
+  }
+  return c;
+}
+
 // Weights e0 .. e0+7 of a row (e0 a multiple of 8) of format T.
 template <TensorType T>
 __device__ __forceinline__ void dequant8(const uint8_t* row, int64_t e0, float w[8]) {
@@ -84,57 +147,15 @@ __device__ __forceinline__ void dequant8(const uint8_t* row, int64_t e0, float w
         w[2 * i + 1] = bf16_bits_to_float(b);
       }
     }
-  } else if constexpr (T == TensorType::Q8_0) {
-    const uint8_t* b = row + (e0 / 32) * 34;
-    const int within = static_cast<int>(e0 % 32);
-    const float d = half_bits_to_float(load_u16(b));
-    uint32_t lo, hi;
-    load8_align2(b + 2 + within, lo, hi);
-#pragma unroll
-    for (int i = 0; i < 8; ++i) w[i] = d * code_to_float(byte_of(lo, hi, i) ^ 0x80u, 128.0f);  // signed byte
-  } else if constexpr (T == TensorType::Q4_0) {
-    const uint8_t* b = row + (e0 / 32) * 18;
-    const int within = static_cast<int>(e0 % 32);
-    const float d = half_bits_to_float(load_u16(b));
-    uint32_t lo, hi;
-    load8_align2(b + 2 + (within & 15), lo, hi);
-    const int shift = within < 16 ? 0 : 4;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) w[i] = d * code_to_float((byte_of(lo, hi, i) >> shift) & 0xFu, 8.0f);
-  } else if constexpr (T == TensorType::Q4_K || T == TensorType::Q5_K) {
-    constexpr int kBytes = T == TensorType::Q4_K ? 144 : 176;
-    constexpr int kQs = T == TensorType::Q4_K ? 16 : 48;
-    const uint8_t* b = row + (e0 / 256) * kBytes;
-    const int e = static_cast<int>(e0 % 256), j = e / 32, l0 = e % 32;
-    int sc, m;
-    scale_min_k4(j, b + 4, sc, m);
-    const float a = half_bits_to_float(load_u16(b)) * static_cast<float>(sc);
-    const float mb = half_bits_to_float(load_u16(b + 2)) * static_cast<float>(m);
-    const uint2 q = *reinterpret_cast<const uint2*>(b + kQs + 32 * (j / 2) + l0);
-    const int shift = (j & 1) ? 4 : 0;
-    uint2 h = make_uint2(0, 0);
-    if constexpr (T == TensorType::Q5_K) h = *reinterpret_cast<const uint2*>(b + 16 + l0);
+  } else {
+    const Codes8 c = codes8<T>(row, e0);
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
-      uint32_t code = (byte_of(q.x, q.y, i) >> shift) & 0xFu;
-      if constexpr (T == TensorType::Q5_K) code |= ((byte_of(h.x, h.y, i) >> j) & 1u) << 4;
-      w[i] = fmaf(a, code_to_float(code, 0.0f), -mb);
-    }
-  } else if constexpr (T == TensorType::Q6_K) {
-    const uint8_t* b = row + (e0 / 256) * 210;
-    const int e = static_cast<int>(e0 % 256);
-    const int half = e / 128, within = e % 128, quarter = within / 32, l0 = within % 32;
-    uint32_t ql_lo, ql_hi, qh_lo, qh_hi;
-    load8_align2(b + 64 * half + l0 + 32 * (quarter & 1), ql_lo, ql_hi);
-    load8_align2(b + 128 + 32 * half + l0, qh_lo, qh_hi);
-    const float d = half_bits_to_float(load_u16(b + 208));
-    const float a = d * static_cast<float>(static_cast<int8_t>(b[192 + e / 16]));
-    const int lshift = quarter < 2 ? 0 : 4;
-#pragma unroll
-    for (int i = 0; i < 8; ++i) {
-      const uint32_t lo = (byte_of(ql_lo, ql_hi, i) >> lshift) & 0xFu;
-      const uint32_t hi = (byte_of(qh_lo, qh_hi, i) >> (2 * quarter)) & 3u;
-      w[i] = a * code_to_float(lo | (hi << 4), 32.0f);
+      const float q = code_to_float(c.code[i], c.offset);
+      if constexpr (T == TensorType::Q4_K || T == TensorType::Q5_K)
+        w[i] = fmaf(c.a, q, -c.mb);
+      else
+        w[i] = c.a * q;
     }
   }
 }

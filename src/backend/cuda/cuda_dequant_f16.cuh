@@ -38,56 +38,18 @@ __device__ __forceinline__ uint4 dequant8_f16(const uint8_t* row, int64_t e0) {
     if constexpr (T == TensorType::F32 || T == TensorType::BF16) {
       float w[8];
       dequant8<T>(row, e0, w);  // exact widening
-  #pragma unroll
+#pragma unroll
       for (int i = 0; i < 8; ++i) h[i] = __float2half_rn(w[i]);
-    } else if constexpr (T == TensorType::Q8_0 || T == TensorType::Q4_0) {
-      constexpr bool kQ8 = T == TensorType::Q8_0;
-      const uint8_t* b = row + (e0 / 32) * (kQ8 ? 34 : 18);
-      const int within = static_cast<int>(e0 % 32);
-      const __half d = __ushort_as_half(load_u16(b));
-      uint32_t lo, hi;
-      load8_align2(b + 2 + (kQ8 ? within : (within & 15)), lo, hi);
-      const int shift = kQ8 || within < 16 ? 0 : 4;
-  #pragma unroll
+    } else {
+      const Codes8 c = codes8<T>(row, e0);
+      const __half a = __float2half_rn(c.a), mb = __float2half_rn(c.mb);  // exact products, rounded once
+#pragma unroll
       for (int i = 0; i < 8; ++i) {
-        const uint32_t byte = byte_of(lo, hi, i);
-        const __half code = kQ8 ? small_code_half(byte ^ 0x80u, 128.0f) : small_code_half((byte >> shift) & 0xFu, 8.0f);
-        h[i] = __hmul_rn(code, d);
-      }
-    } else if constexpr (T == TensorType::Q4_K || T == TensorType::Q5_K) {
-      constexpr int kBytes = T == TensorType::Q4_K ? 144 : 176;
-      constexpr int kQs = T == TensorType::Q4_K ? 16 : 48;
-      const uint8_t* b = row + (e0 / 256) * kBytes;
-      const int e = static_cast<int>(e0 % 256), j = e / 32, l0 = e % 32;
-      int sc, m;
-      scale_min_k4(j, b + 4, sc, m);
-      const __half a = __float2half_rn(half_bits_to_float(load_u16(b)) * static_cast<float>(sc));  // exact product
-      const __half mb = __float2half_rn(half_bits_to_float(load_u16(b + 2)) * static_cast<float>(m));
-      const uint2 q = *reinterpret_cast<const uint2*>(b + kQs + 32 * (j / 2) + l0);
-      const int shift = (j & 1) ? 4 : 0;
-      uint2 qh = make_uint2(0, 0);
-      if constexpr (T == TensorType::Q5_K) qh = *reinterpret_cast<const uint2*>(b + 16 + l0);
-  #pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        uint32_t code = (byte_of(q.x, q.y, i) >> shift) & 0xFu;
-        if constexpr (T == TensorType::Q5_K) code |= ((byte_of(qh.x, qh.y, i) >> j) & 1u) << 4;
-        h[i] = __hfma(small_code_half(code, 0.0f), a, __hneg(mb));
-      }
-    } else if constexpr (T == TensorType::Q6_K) {
-      const uint8_t* b = row + (e0 / 256) * 210;
-      const int e = static_cast<int>(e0 % 256);
-      const int half = e / 128, within = e % 128, quarter = within / 32, l0 = within % 32;
-      uint32_t ql_lo, ql_hi, qh_lo, qh_hi;
-      load8_align2(b + 64 * half + l0 + 32 * (quarter & 1), ql_lo, ql_hi);
-      load8_align2(b + 128 + 32 * half + l0, qh_lo, qh_hi);
-      const float d = half_bits_to_float(load_u16(b + 208));
-      const __half a = __float2half_rn(d * static_cast<float>(static_cast<int8_t>(b[192 + e / 16])));  // exact product
-      const int lshift = quarter < 2 ? 0 : 4;
-  #pragma unroll
-      for (int i = 0; i < 8; ++i) {
-        const uint32_t lo = (byte_of(ql_lo, ql_hi, i) >> lshift) & 0xFu;
-        const uint32_t hi = (byte_of(qh_lo, qh_hi, i) >> (2 * quarter)) & 3u;
-        h[i] = __hmul_rn(small_code_half(lo | (hi << 4), 32.0f), a);
+        const __half q = small_code_half(c.code[i], c.offset);
+        if constexpr (T == TensorType::Q4_K || T == TensorType::Q5_K)
+          h[i] = __hfma(q, a, __hneg(mb));
+        else
+          h[i] = __hmul_rn(q, a);
       }
     }
     uint4 out;

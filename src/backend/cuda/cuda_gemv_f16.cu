@@ -37,8 +37,8 @@ constexpr uint32_t kHalf1024x2 = 0x64006400u;  // f16 1024 in both halves
 
 __device__ __forceinline__ uint4 ldg16(const uint8_t* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
 
-// f16 pair (1024 + c0, 1024 + c1) from codes at bits [0, 4) of each half of `bits`, minus 1024·(1 + ...):
-// the codes themselves, exactly.
+// The four-bit codes at bits [shift, shift + 4) of each 16-bit half of `word` as an exact
+// f16 pair: 0x6400 | c is 1024 + c, then 1024 is subtracted.
 __device__ __forceinline__ __half2 codes4(uint32_t word, int shift) {
   return __hsub2_rn(u32_as_half2(((word >> shift) & 0x000F000Fu) | kHalf1024x2), u32_as_half2(kHalf1024x2));
 }
