@@ -49,7 +49,7 @@ class StepGraphs {
   struct Slot;
   void layout(const StepInputs& in);
   void stage_inputs(const StepInputs& in);
-  Graph* find(const std::vector<uint8_t>& record);
+  Graph* find(const StepRecord& record);
   Graph& capture(const std::function<void()>& ops);
 
   bool active_ = false;
@@ -64,8 +64,8 @@ class StepGraphs {
   std::vector<std::unique_ptr<Graph>> graphs_;  // most recently used first
   int64_t replays_ = 0, captures_ = 0, direct_ = 0;
   double capture_seconds_ = 0;
-  int64_t timed_ = 0;        // replays of a kept graph, and the host time they took
-  double host_seconds_ = 0;
+  int64_t timed_ = 0;  // replays of a kept graph, and the host time they took
+  double record_seconds_ = 0, launch_seconds_ = 0;
   size_t last_nodes_ = 0, last_programmatic_edges_ = 0, last_edges_ = 0;
 };
 
