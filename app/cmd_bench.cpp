@@ -137,6 +137,8 @@ int run(const BenchOptions& o) {
     std::printf("\ndevice memory in use after the tests (weights, KV cache of %lld tokens, buffers): %s\n",
                 static_cast<long long>(session.n_ctx()), human_size(double(device_bytes)).c_str());
   std::printf("prefill chunk: %lld tokens\n", static_cast<long long>(model.chunk_rows()));
+  const std::string steps = model.backend().step_summary();
+  if (!steps.empty()) std::printf("%s\n", steps.c_str());
   return 0;
 }
 

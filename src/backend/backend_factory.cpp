@@ -1,6 +1,8 @@
 #include "backend/backend_factory.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
 
 #include "backend/cpu/cpu_backend.h"
@@ -36,6 +38,9 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int threads, cons
     if (!cuda_device_available()) throw InputError("no CUDA device found: use --backend cpu");
     cuda::CudaOptions options;
     if (precision == "exact") options = cuda::CudaOptions{false, TensorType::F32};
+    // GRETA_CUDA_GRAPHS=0 launches every kernel of a decode step on its own, for comparisons.
+    const char* graphs = std::getenv("GRETA_CUDA_GRAPHS");
+    options.graphs = !(graphs && std::strcmp(graphs, "0") == 0);
     return std::make_unique<cuda::CudaBackend>(0, options);
 #else
     throw InputError("this greta was built without the CUDA backend: use --backend cpu");

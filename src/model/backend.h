@@ -6,6 +6,7 @@
 // where the backend keeps them (host memory for the CPU, device memory for a GPU);
 // weights stay in their GGUF block format and are dequantized inside the kernels.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +67,16 @@ struct AttentionShape {
   int n_heads = 0;
   int n_kv_heads = 0;
   int head_dim = 0;
+};
+
+// The host inputs of one forward step, for a backend that replays steps: each row's token
+// and position, and its RoPE row (cos_sin_cols floats: the cos/sin pairs passed to rope).
+struct StepInputs {
+  const int32_t* tokens = nullptr;
+  const int32_t* pos = nullptr;
+  const float* cos_sin = nullptr;
+  int64_t rows = 0;
+  int64_t cos_sin_cols = 0;
 };
 
 class Backend {
@@ -134,6 +145,19 @@ class Backend {
     kv_store(cache, layer, k, v, pos);
   }
   virtual void synchronize() {}
+
+  // Queues one forward step that nothing observes: `ops` calls ops of this backend only,
+  // passes them host inputs only from `in` (the very pointers), and reads nothing back. A
+  // backend may keep the work `ops` queues and replay it for later steps that queue the same
+  // work with other input values (CUDA graphs: no launch per kernel); the result must be the
+  // same bits as running `ops`, which is what the default does.
+  virtual void run_step(const StepInputs& in, const std::function<void()>& ops) {
+    (void)in;
+    ops();
+  }
+  // One line on how steps ran (whether they were replayed), for benchmarks; empty if the
+  // backend has nothing to say.
+  virtual std::string step_summary() const { return {}; }
   // Prefill chunk (rows per forward step) that suits this backend: larger chunks spread
   // per-call costs (a GPU's weight conversion, launch latency) over more rows.
   virtual int64_t preferred_chunk_rows() const { return 512; }

@@ -229,16 +229,6 @@ void LlamaModel::forward_step(KvCache& cache, const int32_t* tokens, const int32
     });
   };
 
-  // Embedding: an offset fault reads another token's row.
-  {
-    const Fault* f = h.faults ? h.faults->find(path, Point::x_in, 0) : nullptr;
-    std::vector<int32_t> shifted(tokens, tokens + n);
-    if (f && f->kind == FaultKind::Offset)
-      for (auto& t : shifted) t = static_cast<int32_t>(((t - static_cast<int64_t>(f->arg)) % c.n_vocab + c.n_vocab) % c.n_vocab);
-    backend_.embed(weights_.token_embd, shifted.data(), n, x);
-    if (f && f->kind != FaultKind::Offset) apply_output_fault(*f, x, x, pos);
-  }
-
   // With nothing observing or faulting the stages in between, pairs of stages run as one
   // fused op (the same bits): add + the next rmsnorm, rope of q and k + the KV store, and
   // the products that share an input (q, k, v; gate, up) go to the backend together. The
@@ -246,79 +236,102 @@ void LlamaModel::forward_step(KvCache& cache, const int32_t* tokens, const int32
   const bool fuse = !h.probe && (!h.faults || h.faults->faults.empty());
   const bool fuse_final = fuse && n_logits == n;
   const int head_dim = static_cast<int>(c.head_dim), rope_dim = static_cast<int>(c.rope_dim);
-
-  for (int l = 0; l < static_cast<int>(c.n_layers); ++l) {
-    const auto& L = weights_.layers[l];
-    if (l > 0) {
-      // x_in of layer l is x_out of layer l-1; a fault at x_in of a later layer acts on it.
-      const Fault* f = h.faults ? h.faults->find(path, Point::x_in, l) : nullptr;
-      if (f && f->kind == FaultKind::Offset) {
-        Act s{b.scratch.data, n, c.dim};
-        rotate_input(*f, x, s);
-        backend_.copy(s, x);
-      } else if (f) {
-        apply_output_fault(*f, x, x, pos);
-      }
-    }
-    observe(h, Point::x_in, l, x, pos);
-    // Fused, layers after the first got xn from the previous layer's add_rmsnorm.
-    if (!fuse || l == 0)
-      stage(h, path, Point::attn_norm, l, x, xn, pos, [&](Act in) { backend_.rmsnorm(in, L.attn_norm, c.rms_eps, xn); });
-    if (fuse) {  // the three products of xn, in one launch where the backend can
-      const Backend::Product qkv[] = {{&L.wq, q}, {&L.wk, k}, {&L.wv, v}};
-      backend_.matmuls(qkv, 3, xn, route);
-    } else {
-      matmul_stage(h, path, Point::q, l, L.wq, xn, q, pos);
-      matmul_stage(h, path, Point::k, l, L.wk, xn, k, pos);
-      matmul_stage(h, path, Point::v, l, L.wv, xn, v, pos);
-    }
-    if (fuse) {
-      backend_.rope_qk_store(q, k, v, cache, l, pos, head_dim, rope_dim, cos_sin.data());
-    } else {
-      rope_stage(Point::q_rope, l, q);
-      rope_stage(Point::k_rope, l, k);
-      backend_.kv_store(cache, l, k, v, pos);
-    }
-    {
-      const Fault* f = h.faults ? h.faults->find(path, Point::attn_out, l) : nullptr;
-      const int shift = f && f->kind == FaultKind::Offset ? static_cast<int>(f->arg) : 0;
-      stage(h, path, Point::attn_out, l, q, att, pos,
-            [&](Act in) { backend_.attention(route, in, cache, l, pos, shape, att, shift); });
-    }
-    matmul_stage(h, path, Point::wo_out, l, L.wo, att, proj, pos);
-    if (fuse) {
-      backend_.add_rmsnorm(x, proj, x2, L.ffn_norm, c.rms_eps, xn);
-    } else {
-      stage(h, path, Point::x_after_attn, l, x, x2, pos, [&](Act in) { backend_.add(in, proj, x2); });
-      stage(h, path, Point::ffn_norm, l, x2, xn, pos, [&](Act in) { backend_.rmsnorm(in, L.ffn_norm, c.rms_eps, xn); });
-    }
-    if (fuse) {
-      const Backend::Product gate_up[] = {{&L.w_gate, gate}, {&L.w_up, up}};
-      backend_.matmuls(gate_up, 2, xn, route);
-    } else {
-      matmul_stage(h, path, Point::gate, l, L.w_gate, xn, gate, pos);
-      matmul_stage(h, path, Point::up, l, L.w_up, xn, up, pos);
-    }
-    stage(h, path, Point::ffn_act, l, gate, act, pos, [&](Act in) { backend_.swiglu(in, up, act); });
-    matmul_stage(h, path, Point::mlp_out, l, L.w_down, act, proj, pos);
-    const bool last = l + 1 == static_cast<int>(c.n_layers);
-    const Weight* next_norm = !last ? &weights_.layers[l + 1].attn_norm : (fuse_final ? &weights_.output_norm : nullptr);
-    if (fuse && next_norm)
-      backend_.add_rmsnorm(x2, proj, x, *next_norm, c.rms_eps, xn);
-    else
-      stage(h, path, Point::x_out, l, x2, x, pos, [&](Act in) { backend_.add(in, proj, x); });
-  }
-
-  if (n_logits == 0) return;
   const int64_t first = n - n_logits;
   Act xl{x.row(first), n_logits, c.dim};
   Act xnl{xn.data, n_logits, c.dim};
   Act lg{b.logits.data, n_logits, c.n_vocab};
   const int32_t* lpos = pos + first;
-  if (!fuse_final)  // fused, the last layer's add_rmsnorm already wrote xn
-    stage(h, path, Point::final_norm, -1, xl, xnl, lpos,
-          [&](Act in) { backend_.rmsnorm(in, weights_.output_norm, c.rms_eps, xnl); });
-  matmul_stage(h, path, Point::logits, -1, weights_.output, xnl, lg, lpos);
+
+  // Every op of the step up to the logits on the device.
+  auto ops = [&] {
+    // Embedding: an offset fault reads another token's row.
+    {
+      const Fault* f = h.faults ? h.faults->find(path, Point::x_in, 0) : nullptr;
+      if (f && f->kind == FaultKind::Offset) {
+        std::vector<int32_t> shifted(tokens, tokens + n);
+        for (auto& t : shifted) t = static_cast<int32_t>(((t - static_cast<int64_t>(f->arg)) % c.n_vocab + c.n_vocab) % c.n_vocab);
+        backend_.embed(weights_.token_embd, shifted.data(), n, x);
+      } else {
+        backend_.embed(weights_.token_embd, tokens, n, x);
+      }
+      if (f && f->kind != FaultKind::Offset) apply_output_fault(*f, x, x, pos);
+    }
+
+    for (int l = 0; l < static_cast<int>(c.n_layers); ++l) {
+      const auto& L = weights_.layers[l];
+      if (l > 0) {
+        // x_in of layer l is x_out of layer l-1; a fault at x_in of a later layer acts on it.
+        const Fault* f = h.faults ? h.faults->find(path, Point::x_in, l) : nullptr;
+        if (f && f->kind == FaultKind::Offset) {
+          Act s{b.scratch.data, n, c.dim};
+          rotate_input(*f, x, s);
+          backend_.copy(s, x);
+        } else if (f) {
+          apply_output_fault(*f, x, x, pos);
+        }
+      }
+      observe(h, Point::x_in, l, x, pos);
+      // Fused, layers after the first got xn from the previous layer's add_rmsnorm.
+      if (!fuse || l == 0)
+        stage(h, path, Point::attn_norm, l, x, xn, pos, [&](Act in) { backend_.rmsnorm(in, L.attn_norm, c.rms_eps, xn); });
+      if (fuse) {  // the three products of xn, in one launch where the backend can
+        const Backend::Product qkv[] = {{&L.wq, q}, {&L.wk, k}, {&L.wv, v}};
+        backend_.matmuls(qkv, 3, xn, route);
+      } else {
+        matmul_stage(h, path, Point::q, l, L.wq, xn, q, pos);
+        matmul_stage(h, path, Point::k, l, L.wk, xn, k, pos);
+        matmul_stage(h, path, Point::v, l, L.wv, xn, v, pos);
+      }
+      if (fuse) {
+        backend_.rope_qk_store(q, k, v, cache, l, pos, head_dim, rope_dim, cos_sin.data());
+      } else {
+        rope_stage(Point::q_rope, l, q);
+        rope_stage(Point::k_rope, l, k);
+        backend_.kv_store(cache, l, k, v, pos);
+      }
+      {
+        const Fault* f = h.faults ? h.faults->find(path, Point::attn_out, l) : nullptr;
+        const int shift = f && f->kind == FaultKind::Offset ? static_cast<int>(f->arg) : 0;
+        stage(h, path, Point::attn_out, l, q, att, pos,
+              [&](Act in) { backend_.attention(route, in, cache, l, pos, shape, att, shift); });
+      }
+      matmul_stage(h, path, Point::wo_out, l, L.wo, att, proj, pos);
+      if (fuse) {
+        backend_.add_rmsnorm(x, proj, x2, L.ffn_norm, c.rms_eps, xn);
+      } else {
+        stage(h, path, Point::x_after_attn, l, x, x2, pos, [&](Act in) { backend_.add(in, proj, x2); });
+        stage(h, path, Point::ffn_norm, l, x2, xn, pos, [&](Act in) { backend_.rmsnorm(in, L.ffn_norm, c.rms_eps, xn); });
+      }
+      if (fuse) {
+        const Backend::Product gate_up[] = {{&L.w_gate, gate}, {&L.w_up, up}};
+        backend_.matmuls(gate_up, 2, xn, route);
+      } else {
+        matmul_stage(h, path, Point::gate, l, L.w_gate, xn, gate, pos);
+        matmul_stage(h, path, Point::up, l, L.w_up, xn, up, pos);
+      }
+      stage(h, path, Point::ffn_act, l, gate, act, pos, [&](Act in) { backend_.swiglu(in, up, act); });
+      matmul_stage(h, path, Point::mlp_out, l, L.w_down, act, proj, pos);
+      const bool last = l + 1 == static_cast<int>(c.n_layers);
+      const Weight* next_norm = !last ? &weights_.layers[l + 1].attn_norm : (fuse_final ? &weights_.output_norm : nullptr);
+      if (fuse && next_norm)
+        backend_.add_rmsnorm(x2, proj, x, *next_norm, c.rms_eps, xn);
+      else
+        stage(h, path, Point::x_out, l, x2, x, pos, [&](Act in) { backend_.add(in, proj, x); });
+    }
+
+    if (n_logits == 0) return;
+    if (!fuse_final)  // fused, the last layer's add_rmsnorm already wrote xn
+      stage(h, path, Point::final_norm, -1, xl, xnl, lpos,
+            [&](Act in) { backend_.rmsnorm(in, weights_.output_norm, c.rms_eps, xnl); });
+    matmul_stage(h, path, Point::logits, -1, weights_.output, xnl, lg, lpos);
+  };
+  // A one-row step that nothing observes reads the host only through its inputs, so the
+  // backend may replay it (CUDA graphs); the logits are read back after it either way.
+  if (fuse && n == 1)
+    backend_.run_step(StepInputs{tokens, pos, cos_sin.data(), n, static_cast<int64_t>(rope_freqs_.size()) * 2}, ops);
+  else
+    ops();
+  if (n_logits == 0) return;
   backend_.to_host(lg, 0, n_logits, logits);
 }
 

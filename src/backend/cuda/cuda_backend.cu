@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/cuda_step_graphs.h"
 #include "greta/error.h"
 
 namespace greta::cuda {
@@ -18,7 +19,10 @@ void check(int code, const char* what) {
                              cudaGetErrorString(static_cast<cudaError_t>(code)));
 }
 
-void check_launch(const char* kernel) { check(cudaGetLastError(), kernel); }
+void check_launch(const char* kernel) {
+  if (launch_queue().record) return;  // nothing was launched
+  check(cudaGetLastError(), kernel);
+}
 
 int64_t vector_width(TensorType type, const void* w, int64_t row_bytes, int64_t k, const float* x, int64_t ldx) {
   const bool x_aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 && ldx % 4 == 0;
@@ -60,10 +64,12 @@ CudaBackend::CudaBackend(int device, CudaOptions options) : device_(device), opt
   device_name_ = prop.name;
   sm_major_ = prop.major;
   sm_minor_ = prop.minor;
+  if (options_.graphs) graphs_ = std::make_unique<StepGraphs>();
 }
 
 CudaBackend::~CudaBackend() {
   cudaDeviceSynchronize();
+  graphs_.reset();
   for (void* p : weights_) cudaFree(p);
   for (Scratch* s : {&tokens_, &positions_, &cos_sin_, &partial_, &w16_, &x16_})
     if (s->ptr) cudaFree(s->ptr);
@@ -141,6 +147,11 @@ const void* CudaBackend::upload_small(Scratch& s, const void* host, size_t bytes
   return d;
 }
 
+const void* CudaBackend::input(Scratch& s, const void* host, size_t bytes) {
+  if (graphs_ && graphs_->active()) return graphs_->device_input(host, bytes);
+  return upload_small(s, host, bytes);
+}
+
 Weight CudaBackend::upload(TensorType type, const void* host, int64_t rows, int64_t cols) {
   const size_t bytes = static_cast<size_t>(rows) * static_cast<size_t>(greta::row_bytes(type, cols));
   void* d = nullptr;
@@ -186,6 +197,7 @@ void CudaBackend::free_cache(KvCache& cache) {
 }
 
 void CudaBackend::read_cache(const KvCache& cache, int layer, int64_t rows, float* k, float* v) {
+  if (skip_while_recording()) return;
   const int64_t n = rows * cache.kv_dim;
   if (cache.type == TensorType::F32) {
     check(cudaMemcpy(k, cache.k[layer], static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToHost), "read_cache");
@@ -211,16 +223,18 @@ RoutePrecision CudaBackend::precision(Route route) const {
 }
 
 void CudaBackend::to_host(Act src, int64_t first_row, int64_t n_rows, float* dst) {
+  if (skip_while_recording()) return;
   check(cudaMemcpy(dst, src.row(first_row), act_bytes(n_rows, src.cols), cudaMemcpyDeviceToHost), "to_host");
 }
 
 void CudaBackend::from_host(const float* src, Act dst, int64_t first_row, int64_t n_rows) {
+  if (skip_while_recording()) return;
   check(cudaMemcpy(dst.row(first_row), src, act_bytes(n_rows, dst.cols), cudaMemcpyHostToDevice), "from_host");
 }
 
 void CudaBackend::embed(const Weight& table, const int32_t* tokens, int64_t n, Act out) {
   require(table.cols % 8 == 0 && out.cols == table.cols, "embed needs a table width that is a multiple of 8");
-  const auto* d_tokens = static_cast<const int32_t*>(upload_small(tokens_, tokens, static_cast<size_t>(n) * sizeof(int32_t)));
+  const auto* d_tokens = static_cast<const int32_t*>(input(tokens_, tokens, static_cast<size_t>(n) * sizeof(int32_t)));
   launch_embed(table.type, table.data, table.row_bytes(), table.cols, d_tokens, n, out.data);
 }
 
@@ -286,12 +300,12 @@ void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
 
 void CudaBackend::rope(Act x, int head_dim, int rope_dim, const float* cos_sin) {
   const size_t n = static_cast<size_t>(x.rows) * static_cast<size_t>(rope_dim / 2) * 2;
-  const void* d = upload_small(cos_sin_, cos_sin, n * sizeof(float));
+  const void* d = input(cos_sin_, cos_sin, n * sizeof(float));
   launch_rope(x.data, x.rows, x.cols, head_dim, rope_dim, static_cast<const float*>(d));
 }
 
 void CudaBackend::kv_store(KvCache& cache, int layer, Act k, Act v, const int32_t* pos) {
-  const auto* d_pos = static_cast<const int32_t*>(upload_small(positions_, pos, static_cast<size_t>(k.rows) * sizeof(int32_t)));
+  const auto* d_pos = static_cast<const int32_t*>(input(positions_, pos, static_cast<size_t>(k.rows) * sizeof(int32_t)));
   launch_kv_store(k.data, v.data, k.rows, cache.kv_dim, d_pos, cache.k[layer], cache.v[layer],
                   cache.type == TensorType::F16);
 }
@@ -309,8 +323,8 @@ void CudaBackend::rope_qk_store(Act q, Act k, Act v, KvCache& cache, int layer, 
     return;
   }
   const size_t n = static_cast<size_t>(q.rows) * static_cast<size_t>(rope_dim / 2) * 2;
-  const auto* d_cs = static_cast<const float*>(upload_small(cos_sin_, cos_sin, n * sizeof(float)));
-  const auto* d_pos = static_cast<const int32_t*>(upload_small(positions_, pos, static_cast<size_t>(q.rows) * sizeof(int32_t)));
+  const auto* d_cs = static_cast<const float*>(input(cos_sin_, cos_sin, n * sizeof(float)));
+  const auto* d_pos = static_cast<const int32_t*>(input(positions_, pos, static_cast<size_t>(q.rows) * sizeof(int32_t)));
   launch_rope_qk_store(q.data, k.data, v.data, q.rows, q.cols, cache.kv_dim, head_dim, rope_dim, d_cs, d_pos,
                        cache.k[layer], cache.v[layer], cache.type == TensorType::F16);
 }
@@ -324,7 +338,7 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
   a.v_cache = cache.v[layer];
   a.kv_f16 = cache.type == TensorType::F16;
   a.kv_dim = cache.kv_dim;
-  a.pos = static_cast<const int32_t*>(upload_small(positions_, pos, static_cast<size_t>(q.rows) * sizeof(int32_t)));
+  a.pos = static_cast<const int32_t*>(input(positions_, pos, static_cast<size_t>(q.rows) * sizeof(int32_t)));
   a.rows = q.rows;
   a.n_heads = s.n_heads;
   a.n_kv_heads = s.n_kv_heads;
@@ -343,8 +357,11 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
   // keys, since its kernel runs one block per GQA group instead of one per head, and at
   // most 32 segments (deep caches: one wave of blocks, fewer partials to merge).
   const int64_t min_split = a.kv_f16 ? 128 : 256, max_splits = a.kv_f16 ? 32 : 64;
+  // One segment spans the whole cache, so that its launch does not change with the key
+  // count (a replayed step keeps its graph until the split changes); the kernel stops at
+  // each row's own key count.
   int n_splits = 1;
-  int64_t split_len = max_keys;
+  int64_t split_len = std::max(cache.n_ctx, max_keys);
   if (route == Route::Gemv && max_keys > min_split) {
     n_splits = static_cast<int>(std::min<int64_t>(max_splits, (max_keys + min_split - 1) / min_split));
     split_len = ((max_keys + n_splits - 1) / n_splits + 127) / 128 * 128;
@@ -364,11 +381,22 @@ void CudaBackend::add(Act a, Act b, Act out) { launch_add(a.data, b.data, a.rows
 void CudaBackend::scale(Act x, float s) { launch_scale(x.data, x.rows * x.cols, s); }
 
 void CudaBackend::copy(Act src, Act dst) {
-  if (src.data != dst.data)
-    check(cudaMemcpyAsync(dst.data, src.data, act_bytes(src.rows, src.cols), cudaMemcpyDeviceToDevice), "copy");
+  if (src.data == dst.data || skip_while_recording()) return;
+  check(cudaMemcpyAsync(dst.data, src.data, act_bytes(src.rows, src.cols), cudaMemcpyDeviceToDevice,
+                        static_cast<cudaStream_t>(launch_queue().stream)),
+        "copy");
 }
 
 void CudaBackend::synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+
+void CudaBackend::run_step(const StepInputs& in, const std::function<void()>& ops) {
+  if (graphs_) graphs_->run(in, ops);
+  else ops();
+}
+
+std::string CudaBackend::step_summary() const {
+  return graphs_ ? graphs_->summary() : "CUDA graphs: off (each kernel launched on its own)";
+}
 
 int64_t CudaBackend::device_memory_in_use() const {
   size_t free_bytes = 0, total = 0;

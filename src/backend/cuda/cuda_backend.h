@@ -1,11 +1,12 @@
 #pragma once
 // The CUDA backend: weights uploaded once in their GGUF block formats and dequantized
 // inside the kernels, f32 activations and KV cache in device memory, every op a kernel on
-// the default stream. This header is plain C++ so that code outside src/backend/cuda/
+// the default stream; one-row steps that nothing observes replay as CUDA graphs. This header is plain C++ so that code outside src/backend/cuda/
 // can create the backend without CUDA headers.
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,10 @@ int device_count();
 struct CudaOptions {
   bool tensor_cores = true;              // Route::Gemm matmul and attention on tensor cores (f16 operands)
   TensorType kv_type = TensorType::F16;  // F16 or F32
+  bool graphs = true;                    // run_step replays steps as CUDA graphs (same bits either way)
 };
+
+class StepGraphs;
 
 class CudaBackend final : public Backend {
  public:
@@ -63,6 +67,10 @@ class CudaBackend final : public Backend {
   void rope_qk_store(Act q, Act k, Act v, KvCache& cache, int layer, const int32_t* pos, int head_dim, int rope_dim,
                      const float* cos_sin) override;
   void synchronize() override;
+  void run_step(const StepInputs& in, const std::function<void()>& ops) override;
+  std::string step_summary() const override;
+  // The graphs of run_step (nullptr with options().graphs off), for tests.
+  const StepGraphs* step_graphs() const { return graphs_.get(); }
   int64_t device_memory_in_use() const override;
   // Tensor-core prefill converts each weight matrix per call: 2048-row chunks spread that.
   int64_t preferred_chunk_rows() const override { return options_.tensor_cores ? 2048 : 512; }
@@ -83,6 +91,9 @@ class CudaBackend final : public Backend {
   // and returns its device address. The copy goes through pinned staging memory, so it is
   // truly asynchronous: a copy from pageable memory would wait for the GPU to drain.
   const void* upload_small(Scratch& s, const void* host, size_t bytes);
+  // A host input of an op on the device: while run_step records or captures a step, its
+  // fixed address in the step's input block; otherwise upload_small.
+  const void* input(Scratch& s, const void* host, size_t bytes);
 
   // Pinned host staging buffers, used round-robin; each slot's event marks when the GPU
   // has read it, so the slot is refilled only after that.
@@ -100,6 +111,7 @@ class CudaBackend final : public Backend {
   int sm_major_ = 0, sm_minor_ = 0;
   std::vector<void*> weights_;  // freed with the backend
   Scratch tokens_, positions_, cos_sin_, partial_;
+  std::unique_ptr<StepGraphs> graphs_;
   Scratch w16_, x16_;  // f16 operands of the tensor-core matmul (weights dequantized per call)
   // Rows up to which a Route::Gemm product runs the GEMV kernel (a logits row): converting
   // a whole matrix to f16 for one row costs more than reading it once.

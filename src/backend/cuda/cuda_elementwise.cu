@@ -275,7 +275,7 @@ void launch_rope_qk_store(float* q, float* k, const float* v, int64_t rows, int6
 
 void launch_f16_to_f32(const uint16_t* src, int64_t n, float* dst) {
   if (n == 0) return;
-  f16_to_f32_kernel<<<blocks_for(n), kThreads>>>(reinterpret_cast<const __half*>(src), n, dst);
+  launch_plain(f16_to_f32_kernel, dim3(blocks_for(n)), dim3(kThreads), 0, reinterpret_cast<const __half*>(src), n, dst);
   check_launch("f16_to_f32");
 }
 

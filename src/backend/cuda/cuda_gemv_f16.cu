@@ -246,7 +246,7 @@ struct GemvGroup {
   int64_t row_bytes[kMax], n_rows[kMax], ldy[kMax];
   float* y[kMax];
   int first_tile[kMax + 1];
-  int n;
+  int64_t n;  // 64 bits: no padding, so a step record holds defined bytes
 };
 
 template <class F, int W, bool kStaged>

@@ -9,9 +9,16 @@
 // writes are visible. Every kernel launched this way must call it before it reads
 // activations or writes anything. allow_next_kernel() lets the next chained kernel be
 // scheduled onto free multiprocessors before this one finishes.
+//
+// Every kernel of the backend is launched through launch_chained or launch_plain, so that
+// it goes where this thread's launch queue points (cuda_step_record.h): the default
+// stream, a stream being captured into a graph, or a step record.
 #include <cuda_runtime.h>
 
+#include <type_traits>
+
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/cuda_step_record.h"
 
 namespace greta::cuda {
 
@@ -27,19 +34,58 @@ __device__ __forceinline__ void allow_next_kernel() {
 #endif
 }
 
+// The bytes of a launch argument in a step record. Types with padding would record
+// indeterminate bytes: those (AttentionArgs) record field by field.
+template <class T>
+void record_arg(StepRecord& r, const T& v) {
+  static_assert(std::is_trivially_copyable_v<T>, "launch arguments are plain data");
+  static_assert(std::is_scalar_v<T> || std::has_unique_object_representations_v<T>,
+                "a launch argument with padding needs its own record_arg");
+  r.append(&v, sizeof v);
+}
+
+inline void record_arg(StepRecord& r, const AttentionArgs& a) {
+  const int64_t kv_f16 = a.kv_f16;
+  record_arg(r, a.q), record_arg(r, a.k_cache), record_arg(r, a.v_cache), record_arg(r, kv_f16);
+  record_arg(r, a.kv_dim), record_arg(r, a.pos), record_arg(r, a.rows), record_arg(r, a.n_heads);
+  record_arg(r, a.n_kv_heads), record_arg(r, a.head_dim), record_arg(r, a.kv_shift), record_arg(r, a.out);
+}
+
 template <class... Params, class... Args>
-void launch_chained(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, Args... args) {
+void launch_kernel(bool chained, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, Args... args) {
+  const LaunchQueue& q = launch_queue();
+  if (q.record) {
+    StepRecord& r = *q.record;
+    const void* fn = reinterpret_cast<const void*>(kernel);
+    const unsigned dims[6] = {grid.x, grid.y, grid.z, block.x, block.y, block.z};
+    const uint64_t flags = chained;
+    record_arg(r, fn), record_arg(r, dims), record_arg(r, smem), record_arg(r, flags);
+    (record_arg(r, static_cast<Params>(args)), ...);
+    return;
+  }
   cudaLaunchConfig_t cfg = {};
   cfg.gridDim = grid;
   cfg.blockDim = block;
   cfg.dynamicSmemBytes = smem;
-  cfg.stream = nullptr;
+  cfg.stream = static_cast<cudaStream_t>(q.stream);
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
   attr[0].val.programmaticStreamSerializationAllowed = 1;
   cfg.attrs = attr;
-  cfg.numAttrs = 1;
-  check(cudaLaunchKernelEx(&cfg, kernel, static_cast<Params>(args)...), "chained launch");
+  cfg.numAttrs = chained && chained_launches_enabled() ? 1 : 0;
+  check(cudaLaunchKernelEx(&cfg, kernel, static_cast<Params>(args)...), chained ? "chained launch" : "launch");
+}
+
+// A kernel that may start before the previous one of its stream ends (see above).
+template <class... Params, class... Args>
+void launch_chained(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, Args... args) {
+  launch_kernel(true, kernel, grid, block, smem, args...);
+}
+
+// A kernel that starts after the previous one of its stream has ended.
+template <class... Params, class... Args>
+void launch_plain(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, Args... args) {
+  launch_kernel(false, kernel, grid, block, smem, args...);
 }
 
 }  // namespace greta::cuda

@@ -10,6 +10,7 @@
 #include <cuda_runtime.h>
 
 #include "backend/cuda/cuda_dequant.cuh"
+#include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_ops.h"
 
 namespace greta::cuda {
@@ -90,7 +91,8 @@ void launch_gemm(TensorType type, const void* w, int64_t row_bytes, int64_t n_ro
                   static_cast<unsigned>((n_tokens + kTileTokens - 1) / kTileTokens));
   dispatch_type(type, [&](auto tag) {
     constexpr TensorType T = decltype(tag)::value;
-    gemm_kernel<T><<<grid, kThreads>>>(static_cast<const uint8_t*>(w), row_bytes, n_rows, k, x, ldx, n_tokens, y, ldy, k_vec);
+    launch_plain(gemm_kernel<T>, grid, dim3(kThreads), 0, static_cast<const uint8_t*>(w), row_bytes, n_rows, k, x, ldx,
+                 n_tokens, y, ldy, k_vec);
   });
   check_launch("gemm");
 }

@@ -16,6 +16,7 @@
 #include "backend/cuda/cuda_dequant.cuh"
 #include "backend/cuda/cuda_dequant_f16.cuh"
 #include "backend/cuda/cuda_mma.cuh"
+#include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_ops.h"
 
 namespace greta::cuda {
@@ -147,7 +148,7 @@ void run_gemm(const __half* w, int n_rows, const __half* x, int n_tokens, int k_
   // next to a prefill GEMM).
   check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, P::kSmem), "gemm_f16 smem");
   const dim3 grid((n_tokens + BN - 1) / BN, (n_rows + BM - 1) / BM);
-  kernel<<<grid, P::kThreads, P::kSmem>>>(w, n_rows, x, n_tokens, k_pad, y, ldy);
+  launch_plain(kernel, grid, dim3(P::kThreads), P::kSmem, w, n_rows, x, n_tokens, k_pad, y, ldy);
 }
 
 }  // namespace
@@ -161,9 +162,8 @@ void launch_dequant_f16(TensorType type, const void* w, int64_t row_bytes, int64
   const int64_t k_vec = vector_width(type, w, row_bytes, k, dummy, 4);
   dispatch_type(type, [&](auto tag) {
     constexpr TensorType T = decltype(tag)::value;
-    dequant_f16_kernel<T><<<(groups + 255) / 256, 256>>>(static_cast<const uint8_t*>(w), row_bytes, groups,
-                                                          static_cast<uint32_t>(k_pad / 8), k, k_vec,
-                                                          reinterpret_cast<uint4*>(out));
+    launch_plain(dequant_f16_kernel<T>, dim3((groups + 255) / 256), dim3(256), 0, static_cast<const uint8_t*>(w),
+                 row_bytes, groups, static_cast<uint32_t>(k_pad / 8), k, k_vec, reinterpret_cast<uint4*>(out));
   });
   check_launch("dequant_f16");
 }
@@ -173,8 +173,8 @@ void launch_to_f16(const float* x, int64_t ldx, int64_t n_tokens, int64_t k, uin
   if (n_tokens == 0 || k_pad == 0) return;
   const uint32_t groups = group_count(n_tokens, k_pad);
   const bool vec = reinterpret_cast<uintptr_t>(x) % 16 == 0 && ldx % 4 == 0;
-  to_f16_kernel<<<(groups + 255) / 256, 256>>>(x, ldx, groups, static_cast<uint32_t>(k_pad / 8), k, vec,
-                                                reinterpret_cast<uint4*>(out));
+  launch_plain(to_f16_kernel, dim3((groups + 255) / 256), dim3(256), 0, x, ldx, groups, static_cast<uint32_t>(k_pad / 8),
+               k, vec, reinterpret_cast<uint4*>(out));
   check_launch("to_f16");
 }
 
@@ -194,7 +194,10 @@ void launch_gemm_f16_mma(const uint16_t* w16, int64_t n_rows, const uint16_t* x1
   const auto* x = reinterpret_cast<const __half*>(x16);
   const int rows = static_cast<int>(n_rows), tokens = static_cast<int>(n_tokens), kp = static_cast<int>(k_pad);
   if (k_pad == 0) {
-    check(cudaMemset2DAsync(y, ldy * sizeof(float), 0, n_rows * sizeof(float), n_tokens), "gemm_f16 zero");
+    if (!skip_while_recording())
+      check(cudaMemset2DAsync(y, ldy * sizeof(float), 0, n_rows * sizeof(float), n_tokens,
+                              static_cast<cudaStream_t>(launch_queue().stream)),
+            "gemm_f16 zero");
     return;
   }
   // Tile choice by how many 128×128 tiles there are against the multiprocessors (H100,

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/cuda_wgmma.cuh"
 
@@ -181,7 +182,7 @@ void run(const void* w, int rows, const void* x, int tokens, int k_pad, float* y
   const int m = kAisW ? rows : tokens, n = kAisW ? tokens : rows;
   const int tiles = ((m + kBM - 1) / kBM) * ((n + BN - 1) / BN);
   const int grid = kPersistent && tiles > sms ? sms : tiles;
-  kernel<<<grid, kThreads, L::kSmem>>>(kAisW ? tw : tx, kAisW ? tx : tw, m, n, k_pad / 64, y, ldy);
+  launch_plain(kernel, dim3(grid), dim3(kThreads), L::kSmem, kAisW ? tw : tx, kAisW ? tx : tw, m, n, k_pad / 64, y, ldy);
 }
 
 struct DeviceInfo {

@@ -1,6 +1,7 @@
 #pragma once
 // Launchers of the CUDA kernels, called by CudaBackend. Pointers are device memory unless
-// a parameter says otherwise; every launcher queues its work on the default stream and
+// a parameter says otherwise; every launcher queues its work on this thread's launch queue
+// (cuda_step_record.h: the default stream unless a step is being recorded or captured) and
 // checks the launch (errors surface as std::runtime_error).
 #include <cstdint>
 
