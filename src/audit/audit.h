@@ -88,6 +88,8 @@ struct SpanGate {
   bool ran = false;
   int steps = 0;
   double max_abs = 0, p99_abs = 0, mean_kl = 0;
+  // Largest over positions of max |Δ| / (max − min) of the prefill's logits at that position.
+  double max_rel = 0;
   double top1_agreement = 1;
   bool collapse = false;  // decode kept one token while prefill disagreed
   bool passed = true;

@@ -136,13 +136,14 @@ LocalCheck LocalChecker::attention(const std::vector<float>& q, const CacheSnaps
   // Scores carry |δs_j| ≤ γ_d Σ|q k_j|/√d + u|s_j|; softmax turns a score error Δ into a
   // relative probability error ≤ e^{2Δ} − 1, plus (n+4)u of its own rounding; the weighted
   // sum adds γ_n. Budget_d = 1.25 (γ_n + ε_p + 2u) Σ_j p_j |v_jd|.
-  // With operands rounded at unit v (tensor cores: q for q·k, each probability for p·v),
-  // the scores gain (v + η-terms) Σ|q k_j|/√d and ε_p gains v, plus η Σ_j |v_jd| / Σ_j p_j
+  // With q rounded at unit v (f16 operands), the scores gain (v + η-terms) Σ|q k_j|/√d;
+  // each probability rounded at unit w for p·v adds w to ε_p, plus η Σ_j |v_jd| / Σ_j p_j
   // for probabilities rounded near zero; the adds use the route's accumulation unit. Such
   // kernels also scale scores by log2(e) and use the hardware exp2 (relative error below
   // 2^-22): two more roundings of s_j and 4u per probability.
   const double ua = pr.attention_operand_unit, eta = ua > 0 ? kF16SubnormalHalfUlp : 0.0;
-  const double s_unit = ua > 0 ? 4 * kUnit : 2 * kUnit, p_extra = ua > 0 ? ua + 4 * kUnit : 0.0;
+  const double s_unit = ua > 0 ? 4 * kUnit : 2 * kUnit,
+               p_extra = ua > 0 ? pr.attention_probability_unit + 4 * kUnit : 0.0;
   const double acc_unit = std::max(kUnit, pr.accumulation_unit);
   const auto& c = model_.config();
   const int64_t d = c.head_dim, n = pos + 1, kvd = c.kv_dim(), group = c.n_heads / c.n_kv_heads;

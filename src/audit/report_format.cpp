@@ -158,7 +158,8 @@ std::string percent(double fraction) {
 std::string span_line(const PromptAudit& p) {
   const SpanGate& g = p.span;
   std::string line = "span gate " + p.id + ": " + std::to_string(g.steps) + " steps, max |Δ| " +
-                     format_error(g.max_abs) + ", p99 |Δ| " + format_error(g.p99_abs) + ", top-1 agreement " +
+                     format_error(g.max_abs) + " (" + format_error(g.max_rel) + " of the logit range), p99 |Δ| " +
+                     format_error(g.p99_abs) + ", top-1 agreement " +
                      percent(g.top1_agreement) + ", mean KL " + format_error(g.mean_kl) + ": " +
                      (g.passed ? "PASS" : "FAIL");
   if (g.collapse) line += " (decode collapsed onto one token)";

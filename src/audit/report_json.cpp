@@ -49,6 +49,7 @@ ordered_json span_json(const SpanGate& g) {
   j["steps"] = g.steps;
   j["max_abs"] = number(g.max_abs);
   j["p99_abs"] = number(g.p99_abs);
+  j["max_rel"] = number(g.max_rel);
   j["top1_agreement"] = number(g.top1_agreement);
   j["mean_kl"] = number(g.mean_kl);
   j["collapse"] = g.collapse;

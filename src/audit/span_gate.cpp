@@ -30,6 +30,13 @@ SpanGate run_span_gate(LlamaModel& model, const std::vector<int32_t>& prompt, Se
   std::vector<double> diffs;
   diffs.reserve(prefilled.size());
   for (size_t i = 0; i < prefilled.size(); ++i) diffs.push_back(std::fabs(double(prefilled[i]) - decoded[i]));
+  for (int i = 0; i < steps; ++i) {
+    const auto row = prefilled.begin() + static_cast<int64_t>(i) * V;
+    const auto [lo, hi] = std::minmax_element(row, row + V);
+    const double range = double(*hi) - double(*lo);
+    const double worst = *std::max_element(diffs.begin() + static_cast<int64_t>(i) * V, diffs.begin() + (i + 1) * V);
+    if (range > 0) g.max_rel = std::max(g.max_rel, worst / range);
+  }
   std::sort(diffs.begin(), diffs.end());
   g.max_abs = diffs.empty() ? 0 : diffs.back();
   g.p99_abs = diffs.empty() ? 0 : diffs[static_cast<size_t>(0.99 * (diffs.size() - 1))];

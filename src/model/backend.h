@@ -52,7 +52,8 @@ struct KvCache {
 // budgets: the unit roundoff applied to each operand (0: exact f32 operands, the f32 contract).
 struct RoutePrecision {
   double matmul_operand_unit = 0;     // each weight and each activation of a matrix product
-  double attention_operand_unit = 0;  // each query element (q·k) and each probability (p·v)
+  double attention_operand_unit = 0;      // each query element (q·k)
+  double attention_probability_unit = 0;  // each probability in p·v (with attention_operand_unit > 0)
   // Unit roundoff of one addition in the f32 accumulations of those products: 2^-24 for
   // IEEE fused multiply-adds; tensor cores align the terms of their multi-term adds with
   // truncation, which a doubled unit covers.

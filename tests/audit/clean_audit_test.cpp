@@ -27,7 +27,12 @@ TEST(CleanAudit, Stories260KAllReferencePrompts) {
   const auto r = audit::run_audit(*m.model, stories_prompts(), o);
   ASSERT_EQ(r.prompts.size(), 4u);
   expect_clean(r);
-  for (const auto& p : r.prompts) EXPECT_TRUE(p.span.passed) << p.id;
+  for (const auto& p : r.prompts) {
+    EXPECT_TRUE(p.span.passed) << p.id;
+    // The exact routes differ in summation order only: far below a thousandth of the range.
+    EXPECT_LE(p.span.max_rel, 1e-3) << p.id;
+    EXPECT_LE(p.span.max_abs, p.span.max_rel * 1e3) << p.id;  // stories260K's logits span < 1000
+  }
 }
 
 TEST(CleanAudit, SyntheticQuantizedModels) {

@@ -97,6 +97,7 @@ TEST(SpanGate, FailsUnderADecodeFault) {
   const auto r = audit::run_audit(*m.model, {ref_prompt("reference/stories260K/s2_story.json")}, o);
   EXPECT_FALSE(r.prompts[0].span.passed);
   EXPECT_GT(r.prompts[0].span.mean_kl, 0.0);
+  EXPECT_GT(r.prompts[0].span.max_rel, 1e-3);
 }
 
 }  // namespace

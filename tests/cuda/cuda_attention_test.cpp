@@ -11,6 +11,7 @@
 #include <random>
 
 #include "cuda_fixture.h"
+#include "quant/quant.h"
 #ifdef GRETA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif
@@ -22,6 +23,7 @@ namespace {
 
 constexpr double kUnit = 0x1.0p-24;     // f32 unit roundoff
 constexpr double kF16Unit = 0x1.0p-11;  // q and p rounded to f16 in the flash route
+constexpr double kF16HalfSubnormal = 0x1.0p-25;
 double gamma(double k, double unit) { return k * unit / (1.0 - k * unit); }
 
 std::vector<float> random_vector(size_t n, uint32_t seed) {
@@ -59,23 +61,26 @@ struct AttnCase {
 // The float64 attention over K and V (f32 copies of the cache) and, per output, the budget
 // of LocalChecker::attention for two routes: the f32 kernels (f32 operands and sums) and
 // flash attention (q and p rounded to f16: δ += u Σ|q k| scale, ε_p += u with u = 2^-11;
-// tensor-core sums with the doubled unit 2^-23 in the γ terms).
+// tensor-core sums with the doubled unit 2^-23 in the γ terms). ops_budget is for q that
+// is already the rounded operand: only the sums (2^-23), the log2(e) scaling and exp2 of
+// the scores, and p passed as two f16 parts (2^-22, η near zero) remain.
 struct Reference {
-  std::vector<double> y, f32_budget, flash_budget;
+  std::vector<double> y, f32_budget, flash_budget, ops_budget;
 };
 Reference reference(const AttnCase& c, const std::vector<float>& q, const std::vector<float>& K,
                     const std::vector<float>& V) {
   const int64_t d = c.head_dim, kvd = int64_t{c.n_kv_heads} * d, group = c.n_heads / c.n_kv_heads;
   const double scale = 1.0 / std::sqrt(double(d));
   const size_t n_out = c.pos.size() * c.n_heads * d;
-  Reference ref{std::vector<double>(n_out), std::vector<double>(n_out), std::vector<double>(n_out)};
+  Reference ref{std::vector<double>(n_out), std::vector<double>(n_out), std::vector<double>(n_out),
+                std::vector<double>(n_out)};
   for (size_t r = 0; r < c.pos.size(); ++r) {
     const int64_t n = int64_t{c.pos[r]} + 1;
     std::vector<double> s(n), p(n);
     for (int64_t h = 0; h < c.n_heads; ++h) {
       const float* qh = q.data() + (int64_t(r) * c.n_heads + h) * d;
       const int64_t off = h / group * d;
-      double mx = -INFINITY, delta = 0, delta_f = 0;
+      double mx = -INFINITY, delta = 0, delta_f = 0, delta_o = 0;
       for (int64_t j = 0; j < n; ++j) {
         const float* k = K.data() + std::max<int64_t>(j - c.kv_shift, 0) * kvd + off;
         double dot = 0, a = 0;
@@ -86,6 +91,7 @@ Reference reference(const AttnCase& c, const std::vector<float>& q, const std::v
         s[j] = dot * scale;
         delta = std::max(delta, gamma(double(d) + 1, kUnit) * a * scale + 2 * kUnit * std::fabs(s[j]));
         delta_f = std::max(delta_f, (gamma(double(d) + 1, 2 * kUnit) + kF16Unit) * a * scale + 2 * kUnit * std::fabs(s[j]));
+        delta_o = std::max(delta_o, gamma(double(d) + 1, 2 * kUnit) * a * scale + 4 * kUnit * std::fabs(s[j]));
         mx = std::max(mx, s[j]);
       }
       double sum = 0, spread = 0;
@@ -96,17 +102,21 @@ Reference reference(const AttnCase& c, const std::vector<float>& q, const std::v
       }
       const double eps_p = std::expm1(2 * delta) + (double(n) + 4) * kUnit + kUnit * spread;
       const double eps_f = std::expm1(2 * delta_f) + (double(n) + 4) * kUnit + kUnit * spread + kF16Unit;
+      const double eps_o = std::expm1(2 * delta_o) + (double(n) + 8) * kUnit + kUnit * spread + 0x1.0p-22;
       for (int64_t i = 0; i < d; ++i) {
-        double y = 0, mag = 0;
+        double y = 0, mag = 0, v_abs = 0;
         for (int64_t j = 0; j < n; ++j) {
           const double v = V[std::max<int64_t>(j - c.kv_shift, 0) * kvd + off + i];
           y += p[j] / sum * v;
           mag += p[j] / sum * std::fabs(v);
+          v_abs += std::fabs(v);
         }
         const size_t o = (r * c.n_heads + h) * d + i;
         ref.y[o] = y;
         ref.f32_budget[o] = 1.25 * (gamma(double(n) + 1, kUnit) + eps_p + 2 * kUnit) * mag + 1e-30;
         ref.flash_budget[o] = 1.25 * (gamma(double(n) + 1, 2 * kUnit) + eps_f + 2 * kUnit) * mag + 1e-30;
+        ref.ops_budget[o] = 1.25 * (gamma(double(n) + 1, 2 * kUnit) + eps_o + 2 * kUnit) * mag +
+                            1.25 * kF16HalfSubnormal * v_abs / sum + 1e-30;
       }
     }
   }
@@ -155,6 +165,11 @@ TEST_P(CudaAttention, EveryCacheTypeAndRoute) {
   cpu->to_host(rc, 0, rows, ref.data());
 
   Reference f16_ref;  // over the f16 cache, the same for both f16 option sets
+  // With tensor cores both routes take q rounded to f16 (the same operand): checked also
+  // against the float64 attention of that q, with only their sums' budget.
+  std::vector<float> q_f16(q.size());
+  for (size_t i = 0; i < q.size(); ++i) q_f16[i] = quant::f16_to_f32(quant::f32_to_f16(q[i]));
+  Reference ops_ref;
   const cuda::CudaOptions option_sets[] = {{false, TensorType::F32}, {true, TensorType::F16}, {false, TensorType::F16}};
   for (const auto& opt : option_sets) {
     cuda::CudaBackend gpu(0, opt);
@@ -184,10 +199,15 @@ TEST_P(CudaAttention, EveryCacheTypeAndRoute) {
         continue;
       }
       if (f16_ref.y.empty()) f16_ref = reference(c, q, K, V);
-      const bool flash = route == Route::Gemm && opt.tensor_cores;
-      const double ratio = worst_ratio(got, f16_ref.y, flash ? f16_ref.flash_budget : f16_ref.f32_budget);
+      const double ratio = worst_ratio(got, f16_ref.y, opt.tensor_cores ? f16_ref.flash_budget : f16_ref.f32_budget);
       EXPECT_LE(ratio, 1.0) << label << ", " << rl;
       RecordProperty(label + " " + rl + " worst error / budget", std::to_string(ratio));
+      if (opt.tensor_cores) {
+        if (ops_ref.y.empty()) ops_ref = reference(c, q_f16, K, V);
+        const double r = worst_ratio(got, ops_ref.y, ops_ref.ops_budget);
+        EXPECT_LE(r, 1.0) << label << ", " << rl << ": against the rounded q, only the sums may differ";
+        RecordProperty(label + " " + rl + " worst error / sums-only budget", std::to_string(r));
+      }
     }
     for (Act a : {kg, vg, qg, og}) gpu.release(a);
     gpu.free_cache(gc);

@@ -41,6 +41,10 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
+// Softmax exponent: natural units, or log2 units with the hardware exp2 (the flash
+// attention prefill's handling, AttentionArgs::f16_operands).
+__device__ __forceinline__ float softmax_exp(float x, bool log2_units) { return log2_units ? exp2f(x) : expf(x); }
+
 __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
 
@@ -177,7 +181,10 @@ __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a,
 // accumulates its own keys' weighted values; groups share the warp's running maximum, so
 // they are summed once at the end, and the four warps are merged as in the kernel above.
 // Four heads a block hold two chunks of rows in registers (168): three blocks a
-// multiprocessor instead of four, where 128 registers spilled.
+// multiprocessor instead of four, where 128 registers spilled. With f16_operands (the fast
+// precision) q is rounded to f16 and the softmax runs in log2 units with exp2, as in the
+// flash-attention prefill, whose probabilities reach P·V at f32 precision (two f16
+// parts): a row's attention then differs between the routes only in summation order.
 template <int LPK, int HB>
 __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_kernel(AttentionArgs a, int n_splits,
                                                                       int64_t split_len, float* __restrict__ partial) {
@@ -201,12 +208,17 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
   const int64_t n_keys = static_cast<int64_t>(a.pos[row]) + 1;
   const int64_t begin = split * split_len;
   const int64_t end = min(n_keys, begin + split_len);
-  const float scale = 1.0f / sqrtf(static_cast<float>(hd));
+  // With f16 operands: the prefill's q (rounded to f16) and its score scale, the same
+  // float expression as in flash_attention_kernel.
+  const bool f16ops = a.f16_operands;
+  const float scale = (f16ops ? 1.4426950408889634f : 1.0f) / sqrtf(static_cast<float>(hd));
 
   // q of the block's heads, in shared memory (registers go to the key and value rows).
   float* qs = wl + kWarps * HB;                // [HB][hd]
-  for (int t = threadIdx.x; t < HB * hd; t += blockDim.x)
-    qs[t] = a.q[row * q_stride + static_cast<int64_t>(head0) * hd + t];
+  for (int t = threadIdx.x; t < HB * hd; t += blockDim.x) {
+    const float qv = a.q[row * q_stride + static_cast<int64_t>(head0) * hd + t];
+    qs[t] = f16ops ? __half2float(__float2half_rn(qv)) : qv;
+  }
   __syncthreads();
   const __half* k_base = static_cast<const __half*>(a.k_cache) + static_cast<int64_t>(kv_head) * hd + d0;
   const __half* v_base = static_cast<const __half*>(a.v_cache) + static_cast<int64_t>(kv_head) * hd + d0;
@@ -277,7 +289,7 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
       // The maximum is the warp's (finite: key `base` is in range); when it does not grow
       // the rescaling would multiply by exactly 1, so it is skipped (a uniform branch).
       if (cm > m[h]) {
-        const float corr = expf(m[h] - cm);
+        const float corr = softmax_exp(m[h] - cm, f16ops);
         l[h] *= corr;
 #pragma unroll
         for (int e = 0; e < 8; ++e) acc[h][e] *= corr;
@@ -285,7 +297,7 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
       }
 #pragma unroll
       for (int i = 0; i < NK; ++i) {
-        s[i][h] = expf(s[i][h] - m[h]);  // 0 for keys past the end
+        s[i][h] = softmax_exp(s[i][h] - m[h], f16ops);  // 0 for keys past the end
         l[h] += s[i][h];
       }
     }
@@ -338,7 +350,7 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
     float o = 0.0f, sum = 0.0f;
     for (int w = 0; w < kWarps; ++w) {
       const float mw = wm[w * HB + h];
-      const float ew = mw == -INFINITY ? 0.0f : expf(mw - mx);  // a warp that saw no key adds nothing
+      const float ew = mw == -INFINITY ? 0.0f : softmax_exp(mw - mx, f16ops);  // a warp that saw no key adds nothing
       sum = fmaf(wl[w * HB + h], ew, sum);
       o = fmaf(wacc[(w * HB + h) * hd + d], ew, o);
     }
@@ -362,7 +374,7 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
 // unrolled so that they are in flight together.
 constexpr int kMaxSplits = 64;  // the backend never asks for more
 __global__ void attention_combine_kernel(const float* __restrict__ partial, int n_splits, int n_heads, int hd,
-                                         float* __restrict__ out) {
+                                         int log2_units, float* __restrict__ out) {
   wait_for_prior_kernels();
   allow_next_kernel();
   __shared__ float ms[kMaxSplits], es[kMaxSplits], ls[kMaxSplits];
@@ -376,7 +388,7 @@ __global__ void attention_combine_kernel(const float* __restrict__ partial, int 
   __syncthreads();
   float mx = -INFINITY;
   for (int s = 0; s < n_splits; ++s) mx = fmaxf(mx, ms[s]);
-  for (int s = threadIdx.x; s < n_splits; s += blockDim.x) es[s] = ms[s] == -INFINITY ? 0.0f : expf(ms[s] - mx);
+  for (int s = threadIdx.x; s < n_splits; s += blockDim.x) es[s] = ms[s] == -INFINITY ? 0.0f : softmax_exp(ms[s] - mx, log2_units);
   __syncthreads();
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     float o = 0.0f, sum = 0.0f;
@@ -424,9 +436,10 @@ void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, f
   if (a.rows == 0) return;
   if (n_splits > kMaxSplits) throw std::runtime_error("attention: more than 64 decode segments");
   const int hd = a.head_dim;
+  const bool f16_kernel = a.kv_f16 && hd % 8 == 0 && hd <= 256;  // the only one with f16_operands
   if (!a.kv_f16)
     launch_generic<float>(a, n_splits, split_len, partial);
-  else if (hd % 8 != 0 || hd > 256)
+  else if (!f16_kernel)
     launch_generic<__half>(a, n_splits, split_len, partial);
   else if (hd <= 8)
     launch_f16<1>(a, n_splits, split_len, partial);
@@ -443,7 +456,7 @@ void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, f
   check_launch("attention");
   if (n_splits > 1) {
     launch_chained(attention_combine_kernel, dim3(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.rows)),
-                   dim3(128), 0, partial, n_splits, a.n_heads, a.head_dim, a.out);
+                   dim3(128), 0, partial, n_splits, a.n_heads, a.head_dim, int{f16_kernel && a.f16_operands}, a.out);
     check_launch("attention_combine");
   }
 }

@@ -102,9 +102,9 @@ std::string CudaBackend::numeric_contract() const {
          "rn(q*rn(d*sc) - rn(dmin*m)), rn((q-32)*rn(d*sc)), ...; docs/audit.md) times the activations rounded to "
          "f16, accumulated in f32 (terms aligned by truncation inside the multi-term adds); decode of formats "
          "without a tensor-core GEMV (Q8_0, Q5_K, Q4_0, F32, BF16) keeps the exact-weight f32 kernel above; "
-         "prefill attention: flash "
-         "attention on tensor cores, q and each probability rounded to f16 for their products, f32 online "
-         "softmax with exp2 of log2(e)-scaled scores";
+         "attention over the f16 cache in both routes with q rounded to f16 and an f32 online softmax with exp2 "
+         "of log2(e)-scaled scores; prefill: flash attention on tensor cores, each probability split into two f16 "
+         "parts (hi + lo, f32 precision) for P*V; so the two routes' attention differs only in summation order";
 }
 
 void* CudaBackend::scratch(Scratch& s, size_t bytes) {
@@ -218,7 +218,13 @@ RoutePrecision CudaBackend::precision(Route route) const {
   p.matmul_operand_unit = 0x1.0p-11;  // f16 round to nearest
   p.matmul_weight_from_terms = true;   // K-quant weights rounded from their rounded scales
   p.accumulation_unit = 0x1.0p-23;
-  if (route == Route::Gemm && options_.kv_type == TensorType::F16) p.attention_operand_unit = 0x1.0p-11;
+  // Over the f16 cache both routes round q to f16 (AttentionArgs::f16_operands); decode
+  // keeps each probability in f32, prefill passes it as two f16 parts (hi + lo: relative
+  // error at most 2^-22).
+  if (options_.kv_type == TensorType::F16) {
+    p.attention_operand_unit = 0x1.0p-11;
+    if (route == Route::Gemm) p.attention_probability_unit = 0x1.0p-22;
+  }
   return p;
 }
 
@@ -345,6 +351,7 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
   a.head_dim = s.head_dim;
   a.kv_shift = kv_shift;
   a.out = out.data;
+  a.f16_operands = options_.tensor_cores && a.kv_f16;
   if (route == Route::Gemm && a.kv_f16 && options_.tensor_cores && flash_attention_supported(s.head_dim)) {
     launch_flash_attention(a);
     return;

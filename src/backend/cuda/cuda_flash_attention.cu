@@ -6,10 +6,13 @@
 // buffers) while the current one is used. Per key block a warp computes its 16×64 scores
 // S = Q·Kᵀ with mma.sync m16n8k16 (q rounded to f16 once, f32 accumulation), masks keys
 // past each row's own position, runs the online softmax in f32 (running max and sum per
-// row, the output rescaled when the max grows), rounds the probabilities to f16 and adds
-// P·V with the same instruction (values through ldmatrix.trans). The accumulator layout of
-// two adjacent 8-key score tiles is the A-operand layout of a 16-key step, so P never
-// leaves registers. Memory beyond the output: none (O(rows)).
+// row, the output rescaled when the max grows) and adds P·V with the same instruction
+// (values through ldmatrix.trans). P goes in as two f16 parts, p_hi = rn(p) and
+// p_lo = rn(p − p_hi), so that it keeps f32 precision (relative error ≤ 2^-22): the decode
+// kernel keeps its probabilities in f32, and the two routes' attention must differ only
+// in summation order. The accumulator layout of two adjacent 8-key score tiles is the
+// A-operand layout of a 16-key step, so P never leaves registers. Memory beyond the
+// output: none (O(rows)).
 //
 // Head dims are padded to HD (16, 32, 64 or 128) with zeros in shared memory. Key j is
 // read from cache row max(j − kv_shift, 0), as in the other attention kernel.
@@ -62,6 +65,15 @@ __device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4], uint3
 __device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
   const __half2 h = __floats2half2_rn(lo, hi);
   return *reinterpret_cast<const uint32_t*>(&h);
+}
+
+// The two f16 parts of a pair of probabilities: hi = rn(p), lo = rn(p − hi) (p − hi is
+// exact in f32).
+__device__ __forceinline__ void split_half2(float a, float b, uint32_t& hi, uint32_t& lo) {
+  const __half2 h = __floats2half2_rn(a, b);
+  const float2 hf = __half22float2(h);
+  hi = *reinterpret_cast<const uint32_t*>(&h);
+  lo = pack_half2(a - hf.x, b - hf.y);
 }
 
 template <int HD>
@@ -202,18 +214,22 @@ __global__ void __launch_bounds__(kThreads, 2) flash_attention_kernel(AttentionA
       l_hi += s[n][2] + s[n][3];
     }
 
-    // O += P·V, P rounded to f16 (the A operand of a 16-key step is two score tiles).
+    // O += P·V with P as its two f16 parts (the A operand of a 16-key step is two score tiles).
 #pragma unroll
     for (int kk = 0; kk < kKeys / 16; ++kk) {
-      const uint32_t pa[4] = {pack_half2(s[2 * kk][0], s[2 * kk][1]), pack_half2(s[2 * kk][2], s[2 * kk][3]),
-                              pack_half2(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                              pack_half2(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      uint32_t ph[4], pl[4];
+      split_half2(s[2 * kk][0], s[2 * kk][1], ph[0], pl[0]);
+      split_half2(s[2 * kk][2], s[2 * kk][3], ph[1], pl[1]);
+      split_half2(s[2 * kk + 1][0], s[2 * kk + 1][1], ph[2], pl[2]);
+      split_half2(s[2 * kk + 1][2], s[2 * kk + 1][3], ph[3], pl[3]);
 #pragma unroll
       for (int dp = 0; dp < HD / 16; ++dp) {
         uint32_t r[4];
         ldmatrix_x4_trans(r, vb + (kk * 16 + (lane % 16)) * kStride + dp * 16 + 8 * (lane / 16));
-        mma(o[2 * dp], pa, r[0], r[1]);
-        mma(o[2 * dp + 1], pa, r[2], r[3]);
+        mma(o[2 * dp], pl, r[0], r[1]);
+        mma(o[2 * dp + 1], pl, r[2], r[3]);
+        mma(o[2 * dp], ph, r[0], r[1]);
+        mma(o[2 * dp + 1], ph, r[2], r[3]);
       }
     }
     __syncthreads();  // this buffer is refilled by the next iteration's copy

@@ -99,6 +99,10 @@ struct AttentionArgs {
   int n_heads = 0, n_kv_heads = 0, head_dim = 0;
   int kv_shift = 0;
   float* out = nullptr;  // [rows][n_heads * head_dim]
+  // The flash-attention prefill's activation handling in the decode kernel of the f16
+  // cache: q rounded to f16, scores scaled by log2(e)/sqrt(d), exp2. The two routes then
+  // differ only in the order of their sums.
+  bool f16_operands = false;
 };
 // Splits each row's keys into n_splits segments of split_len keys (a multiple of 128);
 // with n_splits > 1, `partial` holds rows*n_heads*n_splits*(head_dim+2) floats and a
