@@ -16,11 +16,16 @@
 // choice (whatever its bytes give cheaply), with the activations permuted to match: B
 // column n holds token n of up to 8 tokens (one token: every column the same, column 0
 // kept). For one token the block stages x16 in shared memory in that permuted order.
+// Matrices with several tiles for every resident block (gate and up) take a persistent
+// variant: blocks loop over tiles and keep the next tile's weight loads in flight while
+// one tile computes and reduces, with the same sums row for row.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <stdexcept>
+#include <type_traits>
 
 #include "backend/cuda/cuda_dequant_f16.cuh"
 #include "backend/cuda/cuda_launch.cuh"
@@ -77,14 +82,14 @@ struct Q4K {
   struct Raw {
     uint4 head, c0, c1;
   };
-  __device__ static Raw load(const uint8_t* row, int64_t s, int q) {
+  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
     const uint8_t* b = row + s * kBlockBytes;
     return Raw{ldg16(b), ldg16(b + 16 + 32 * q), ldg16(b + 32 + 32 * q)};
   }
   // mma m = 2i + h: word i, low (h = 0) or high nibbles; activations k = 64q + 32h + 4i ...
-  __device__ static int group(int m, int q) { return 16 * q + 8 * (m & 1) + (m >> 1); }
+  __device__ __forceinline__ static int group(int m, int q) { return 16 * q + 8 * (m & 1) + (m >> 1); }
   // (a, m) of sub-blocks 2q and 2q+1: a = rn(d·sc), m = rn(dmin·mn), as half2 pairs.
-  __device__ static void factors(const uint4& h, int q, __half2& a, __half2& mn) {
+  __device__ __forceinline__ static void factors(const uint4& h, int q, __half2& a, __half2& mn) {
     const bool lo = q < 2;
     const uint32_t scw = lo ? (h.y & 0x3F3F3F3Fu) : ((h.w & 0x0F0F0F0Fu) | ((h.y >> 2) & 0x30303030u));
     const uint32_t mw = lo ? (h.z & 0x3F3F3F3Fu) : (((h.w >> 4) & 0x0F0F0F0Fu) | ((h.z >> 2) & 0x30303030u));
@@ -94,7 +99,7 @@ struct Q4K {
     mn = __hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(mw, 0x64646464u, sel)), k1024), __high2half2(dd));
   }
   template <class X>
-  __device__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float acc[4]) {
+  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float acc[4]) {
     __half2 aa, ma, ab, mb;
     factors(ra.head, q, aa, ma);
     factors(rb.head, q, ab, mb);
@@ -125,7 +130,7 @@ struct Q6K {
     Raw8 a, b, h, sc;
     uint32_t d;
   };
-  __device__ static Raw load(const uint8_t* row, int64_t s, int q) {
+  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
     const uint8_t* blk = row + (s >> 1) * kBlockBytes;
     const int h = static_cast<int>(s & 1), l = 8 * q;
     Raw r;
@@ -137,9 +142,9 @@ struct Q6K {
     return r;
   }
   // mma m = 2c + wi: quarter c, word wi; activations k = 32c + 8q + 4wi.
-  __device__ static int group(int m, int q) { return 8 * (m >> 1) + 2 * q + (m & 1); }
+  __device__ __forceinline__ static int group(int m, int q) { return 8 * (m >> 1) + 2 * q + (m & 1); }
   // a = rn(d·sc) of quarters (0, 1) and (2, 3): scale bytes q/2 + 2c of the half's eight.
-  __device__ static void factors(const Raw& r, int q, __half2& a01, __half2& a23) {
+  __device__ __forceinline__ static void factors(const Raw& r, int q, __half2& a01, __half2& a23) {
     const uint2 sc = join8(r.sc);
     const uint32_t b = static_cast<uint32_t>(q >> 1);
     const uint32_t sel = b | 0x40u | ((b + 2) << 8) | 0x4000u;
@@ -150,13 +155,13 @@ struct Q6K {
   }
   // The f16 pair (q−32)·a of the codes whose low four bits sit at `lshift` of `ql` and
   // whose high two bits sit at `hshift` of `qh` (bytes 0 and 2 of each).
-  __device__ static uint32_t pair(uint32_t ql, int lshift, uint32_t qh, int hshift, __half2 a) {
+  __device__ __forceinline__ static uint32_t pair(uint32_t ql, int lshift, uint32_t qh, int hshift, __half2 a) {
     const uint32_t hi = (hshift >= 0 ? qh >> hshift : qh << -hshift) & 0x00300030u;
     const uint32_t bits = ((ql >> lshift) & 0x000F000Fu) | hi | kHalf1024x2;
     return half2_as_u32(__hmul2_rn(__hsub2_rn(u32_as_half2(bits), __floats2half2_rn(1056.0f, 1056.0f)), a));
   }
   template <class X>
-  __device__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float acc[4]) {
+  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float acc[4]) {
     __half2 fa[2], fb[2];
     factors(ra, q, fa[0], fa[1]);
     factors(rb, q, fb[0], fb[1]);
@@ -191,14 +196,14 @@ struct F16 {
   struct Raw {
     uint4 v[4];
   };
-  __device__ static Raw load(const uint8_t* row, int64_t s, int q) {
+  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
     const uint8_t* p = row + (s * kStep + 32 * q) * 2;
     return Raw{{ldg16(p), ldg16(p + 16), ldg16(p + 32), ldg16(p + 48)}};
   }
   // mma m = 2j + u: load j, its half u; activations k = 32q + 8j + 4u.
-  __device__ static int group(int m, int q) { return 8 * q + m; }
+  __device__ __forceinline__ static int group(int m, int q) { return 8 * q + m; }
   template <class X>
-  __device__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float acc[4]) {
+  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float acc[4]) {
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const uint2 x0 = x.get(s, 2 * j, q), x1 = x.get(s, 2 * j + 1, q);
@@ -314,9 +319,174 @@ __global__ void __launch_bounds__(32 * W)
   }
 }
 
+// One token, persistent: block b takes the tiles b, b + gridDim.x, ... of the group and
+// stages x16 once. Each warp walks one stream of (tile, step) loads with the steps of each
+// tile in the order of gemv_f16_kernel (warp, warp + W, ...), kAhead loads ahead of its
+// mmas and across the tile boundaries, so the loads of the next tile are in flight while
+// the current one computes and reduces. A ring of kAhead + 1 register buffers holds them;
+// its position at a tile's start is a runtime phase, each phase its own unrolled loop.
+// Rows and their sums are those of gemv_f16_kernel: the same steps per warp, the same
+// accumulation order, the block's warps summed in the same order.
+template <class F, int W, int kAhead>
+__global__ void __launch_bounds__(32 * W, 2)
+    gemv_f16_stream_kernel(const GemvGroup grp, int64_t n_steps, const float* __restrict__ x) {
+  constexpr int R = kAhead + 1;
+  extern __shared__ uint2 xs[];  // n_steps * kMmas * 4 entries
+  __shared__ float partial[2][W][16];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+  const int n_tiles = grp.first_tile[grp.n], stride = static_cast<int>(gridDim.x);
+  auto matrix_of = [&](int tile) {
+    int mat = 0;
+    while (mat + 1 < grp.n && tile >= grp.first_tile[mat + 1]) ++mat;
+    return mat;
+  };
+  // The load stream of this warp: tile lt, step ls, rows g and g + 8 of the tile.
+  int lt = static_cast<int>(blockIdx.x);
+  int64_t ls = warp;
+  const uint8_t *la = nullptr, *lb = nullptr;
+  auto rows = [&](int tile) {
+    const int mat = matrix_of(tile);
+    const int64_t r0 = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16, last = grp.n_rows[mat] - 1;
+    la = grp.w[mat] + min(r0 + g, last) * grp.row_bytes[mat];  // past the end: a repeat, not written
+    lb = grp.w[mat] + min(r0 + g + 8, last) * grp.row_bytes[mat];
+  };
+  if (lt < n_tiles) rows(lt);
+  auto issue = [&](typename F::Raw& ra, typename F::Raw& rb) {
+    if (lt < n_tiles && ls < n_steps) {
+      ra = F::load(la, ls, q);
+      rb = F::load(lb, ls, q);
+      ls += W;
+      if (ls >= n_steps) {
+        ls = warp;
+        lt += stride;
+        if (lt < n_tiles) rows(lt);
+      }
+    }
+  };
+  typename F::Raw ba[R], bb[R];
+#pragma unroll
+  for (int i = 0; i < kAhead; ++i) issue(ba[i], bb[i]);  // weights: requested before the wait
+  wait_for_prior_kernels();
+  allow_next_kernel();
+  const int64_t entries = n_steps * F::kMmas * 4;
+  for (int64_t i = threadIdx.x; i < entries; i += blockDim.x) {
+    const int64_t s = i / (F::kMmas * 4);
+    const int m = static_cast<int>((i / 4) % F::kMmas), qq = static_cast<int>(i % 4);
+    xs[i] = b_pair<F::kPairStride>(__ldg(reinterpret_cast<const float4*>(x + s * F::kStep) + F::group(m, qq)));
+  }
+  __syncthreads();
+  const StagedX<F> xsrc{xs};
+  float acc[4];
+  // The steps of one tile from ring position P (buffer P holds its first step's weights);
+  // `phase` becomes the position the next tile starts at.
+  int phase = 0;
+  auto item = [&](auto pos, int64_t& s) -> bool {
+    constexpr int b = decltype(pos)::value;
+    if (s >= n_steps) {
+      phase = b;
+      return false;
+    }
+    issue(ba[(b + kAhead) % R], bb[(b + kAhead) % R]);
+    F::step(ba[b], bb[b], xsrc, s, q, acc);
+    s += W;
+    return true;
+  };
+  auto steps = [&](auto start) {
+    constexpr int P = decltype(start)::value;
+    int64_t s = warp;
+    if constexpr (R == 2) {
+      while (item(std::integral_constant<int, P>{}, s) && item(std::integral_constant<int, (P + 1) % R>{}, s)) {
+      }
+    } else {
+      static_assert(R == 3, "one or two steps ahead");
+      while (item(std::integral_constant<int, P>{}, s) && item(std::integral_constant<int, (P + 1) % R>{}, s) &&
+             item(std::integral_constant<int, (P + 2) % R>{}, s)) {
+      }
+    }
+  };
+  int j = 0;
+  for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += stride, ++j) {
+    acc[0] = acc[1] = acc[2] = acc[3] = 0.0f;
+    if (phase == 0) {
+      steps(std::integral_constant<int, 0>{});
+    } else if (R == 2 || phase == 1) {
+      steps(std::integral_constant<int, 1>{});
+    } else {
+      steps(std::integral_constant<int, 2 % R>{});
+    }
+    // acc: rows g and g+8; with one token every column is the same, column 0 kept.
+    float(&part)[W][16] = partial[j & 1];  // the other half may still be read for the last tile
+    if (q == 0) {
+      part[warp][g] = acc[0];
+      part[warp][g + 8] = acc[2];
+    }
+    __syncthreads();
+    if (warp == j % W && lane < 16) {
+      const int mat = matrix_of(tile);
+      const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane;
+      float v = part[0][lane];
+#pragma unroll
+      for (int i = 1; i < W; ++i) v += part[i][lane];
+      if (r < grp.n_rows[mat]) grp.y[mat][r] = v;
+    }
+  }
+}
+
 // Eight warps a block share a tile's K: every matrix of the 8B shapes then spreads over
 // the GPU, and the split (hence each row's summation order) depends only on K.
 constexpr int kWarps = 8;
+
+// Blocks of `kernel` resident on the whole GPU with `smem` bytes of dynamic shared memory
+// (cached: the launches of a model use a few kernels and two or three sizes each).
+template <class K>
+int max_resident(K kernel, size_t smem) {
+  struct Entry {
+    const void* fn;
+    size_t smem;
+    int blocks;
+  };
+  static Entry cache[16];
+  static int used = 0;
+  const void* fn = reinterpret_cast<const void*>(kernel);
+  for (int i = 0; i < used; ++i)
+    if (cache[i].fn == fn && cache[i].smem == smem) return cache[i].blocks;
+  int dev = 0, sms = 0, per_sm = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 32 * kWarps, smem), "occupancy (gemv f16)");
+  const int blocks = std::max(1, per_sm * sms);
+  if (used < 16) cache[used++] = Entry{fn, smem, blocks};
+  return blocks;
+}
+
+template <class K>
+void raise_smem(K kernel, size_t smem, size_t& allowed) {
+  if (smem > allowed) {
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+          "cudaFuncSetAttribute (gemv f16)");
+    allowed = smem;
+  }
+}
+
+// The persistent kernel where every block gets at least kStreamTiles tiles: with fewer it
+// lost to one tile a block on the 8B shapes (4096 x 4096 Q4_K 6.5 -> 7.3 us), with more
+// it gains (14336 x 4096 Q4_K 19.9 -> 17.5 us). Q6_K keeps one tile a block: two loads
+// ahead spill there, one ahead gained nothing on the output matrix.
+constexpr int kStreamTiles = 3, kStreamAhead = 2;
+
+template <class F, int kAhead>
+bool launch_stream(const GemvGroup& grp, int64_t n_steps, const float* x, size_t smem, int min_per_block) {
+  auto kernel = gemv_f16_stream_kernel<F, kWarps, kAhead>;
+  static size_t allowed = 48 * 1024;  // per instantiation: raised once for long rows
+  raise_smem(kernel, smem, allowed);
+  const int n_tiles = grp.first_tile[grp.n];
+  const int resident = max_resident(kernel, smem);
+  const int per_block = (n_tiles + resident - 1) / resident;  // the same count for every block
+  if (per_block < min_per_block) return false;
+  const unsigned blocks = static_cast<unsigned>((n_tiles + per_block - 1) / per_block);
+  launch_chained(kernel, dim3(blocks), dim3(32 * kWarps), smem, grp, n_steps, x);
+  return true;
+}
 
 template <class F>
 void launch_format(const GemvGroup& grp, int64_t k, const float* x, int64_t ldx, int64_t n_tokens) {
@@ -324,13 +494,11 @@ void launch_format(const GemvGroup& grp, int64_t k, const float* x, int64_t ldx,
   const dim3 grid(static_cast<unsigned>(grp.first_tile[grp.n]), static_cast<unsigned>((n_tokens + 7) / 8));
   if (n_tokens == 1) {
     const size_t smem = static_cast<size_t>(n_steps) * F::kMmas * 4 * sizeof(uint2);
-    static size_t allowed = 48 * 1024;  // per instantiation: raised once for long rows
-    if (smem > allowed) {
-      check(cudaFuncSetAttribute(gemv_f16_kernel<F, kWarps, true>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                 static_cast<int>(smem)),
-            "cudaFuncSetAttribute (gemv f16)");
-      allowed = smem;
+    if constexpr (!std::is_same_v<F, Q6K>) {
+      if (launch_stream<F, kStreamAhead>(grp, n_steps, x, smem, kStreamTiles)) return;
     }
+    static size_t allowed = 48 * 1024;  // per instantiation: raised once for long rows
+    raise_smem(gemv_f16_kernel<F, kWarps, true>, smem, allowed);
     launch_chained(gemv_f16_kernel<F, kWarps, true>, grid, dim3(32 * kWarps), smem, grp, n_steps, x, ldx, n_tokens);
   } else {
     launch_chained(gemv_f16_kernel<F, kWarps, false>, grid, dim3(32 * kWarps), 0, grp, n_steps, x, ldx, n_tokens);
