@@ -238,6 +238,18 @@ TEST(CudaMatmulRowClasses, EveryGemvShapeOfQ4KAndQ6K) {
   }
 }
 
+// The persistent f16 GEMV (one token; Q4_K and F16 where every block gets at least three
+// 16-row tiles): 34,000 rows are 2,125 tiles, three or more a block at any occupancy up to
+// 2,048 threads a multiprocessor on 132 of them. Rows of one step (most warps idle), two,
+// and 13 (the two-ahead ring wraps within and across tiles).
+TEST(CudaMatmulRowClasses, PersistentF16Gemv) {
+  GRETA_REQUIRE_CUDA();
+  check_matmul(TensorType::Q4_K, 34000, 256, {1});
+  check_matmul(TensorType::Q4_K, 34000, 512, {1});
+  check_matmul(TensorType::Q4_K, 34000, 3328, {1});
+  check_matmul(TensorType::F16, 34000, 1664, {1});
+}
+
 // The same classes for the formats with their own decode pieces since (Q8_0: 34-byte
 // blocks, only 2-byte aligned; Q5_K: fifth bits in qh), and Q8_0 rows of an odd number of
 // blocks (the generic path).
