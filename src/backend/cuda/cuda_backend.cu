@@ -283,25 +283,30 @@ bool CudaBackend::f16_gemv(const Weight& w, Act x, Route route) const {
 }
 
 void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
-  // One launch when every product takes the same tensor-core GEMV: each row's result is
-  // the same as in its own launch.
-  bool one = n >= 2 && n <= 3;
-  for (int i = 0; i < n && one; ++i) {
-    const Product& p = products[i];
-    one = f16_gemv(*p.w, x, route) && p.w->type == products[0].w->type && p.w->cols == products[0].w->cols &&
-          x.cols >= p.w->cols && p.out.cols >= p.w->rows;
-  }
-  if (!one) {
-    Backend::matmuls(products, n, x, route);
-    return;
-  }
-  GemvTarget t[3];
+  // Products that take the same tensor-core GEMV (format and width) go in one launch, the
+  // others alone (q and k of Q4_K with v of Q6_K: two launches): each row's result is the
+  // same as in its own launch.
+  std::vector<bool> done(static_cast<size_t>(n), false);
   for (int i = 0; i < n; ++i) {
-    const Weight& w = *products[i].w;
-    t[i] = GemvTarget{w.data, w.row_bytes(), w.rows, products[i].out.data, products[i].out.cols};
+    if (done[i]) continue;
+    const Weight& wi = *products[i].w;
+    auto fits = [&](const Product& p) {
+      return f16_gemv(*p.w, x, route) && x.cols >= p.w->cols && p.out.cols >= p.w->rows;
+    };
+    if (!fits(products[i])) {
+      matmul(wi, x, products[i].out, route);
+      continue;
+    }
+    GemvTarget t[3];
+    int m = 0;
+    for (int j = i; j < n && m < 3; ++j) {
+      const Product& p = products[j];
+      if (done[j] || p.w->type != wi.type || p.w->cols != wi.cols || !fits(p)) continue;
+      t[m++] = GemvTarget{p.w->data, p.w->row_bytes(), p.w->rows, p.out.data, p.out.cols};
+      done[j] = true;
+    }
+    launch_gemv_f16_group(wi.type, t, m, wi.cols, x.data, x.cols, x.rows);
   }
-  launch_gemv_f16_group(products[0].w->type, t, n, products[0].w->cols, x.data, x.cols,
-                        x.rows);
 }
 
 void CudaBackend::rope(Act x, int head_dim, int rope_dim, const float* cos_sin) {
