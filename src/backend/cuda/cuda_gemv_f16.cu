@@ -254,6 +254,19 @@ struct GemvGroup {
   int64_t n;  // 64 bits: no padding, so a step record holds defined bytes
 };
 
+// One token's activations as f16 pairs in shared memory, in the order the steps read them
+// (StagedX); the whole block takes part and waits for the others.
+template <class F>
+__device__ __forceinline__ void stage_x(uint2* xs, const float* __restrict__ x, int64_t n_steps) {
+  const int64_t entries = n_steps * F::kMmas * 4;
+  for (int64_t i = threadIdx.x; i < entries; i += blockDim.x) {
+    const int64_t s = i / (F::kMmas * 4);
+    const int m = static_cast<int>((i / 4) % F::kMmas), qq = static_cast<int>(i % 4);
+    xs[i] = b_pair<F::kPairStride>(__ldg(reinterpret_cast<const float4*>(x + s * F::kStep) + F::group(m, qq)));
+  }
+  __syncthreads();
+}
+
 template <class F, int W, bool kStaged>
 __global__ void __launch_bounds__(32 * W)
     gemv_f16_kernel(const GemvGroup grp, int64_t n_steps, const float* __restrict__ x, int64_t ldx, int64_t n_tokens) {
@@ -293,13 +306,7 @@ __global__ void __launch_bounds__(32 * W)
     }
   };
   if constexpr (kStaged) {
-    const int64_t entries = n_steps * F::kMmas * 4;
-    for (int64_t i = threadIdx.x; i < entries; i += blockDim.x) {
-      const int64_t s = i / (F::kMmas * 4);
-      const int m = static_cast<int>((i / 4) % F::kMmas), qq = static_cast<int>(i % 4);
-      xs[i] = b_pair<F::kPairStride>(__ldg(reinterpret_cast<const float4*>(x + s * F::kStep) + F::group(m, qq)));
-    }
-    __syncthreads();
+    stage_x<F>(xs, x, n_steps);
     run(StagedX<F>{xs});
   } else {
     run(DirectX<F>{x + min(t0 + g, n_tokens - 1) * ldx});
@@ -368,13 +375,7 @@ __global__ void __launch_bounds__(32 * W, 2)
   for (int i = 0; i < kAhead; ++i) issue(ba[i], bb[i]);  // weights: requested before the wait
   wait_for_prior_kernels();
   allow_next_kernel();
-  const int64_t entries = n_steps * F::kMmas * 4;
-  for (int64_t i = threadIdx.x; i < entries; i += blockDim.x) {
-    const int64_t s = i / (F::kMmas * 4);
-    const int m = static_cast<int>((i / 4) % F::kMmas), qq = static_cast<int>(i % 4);
-    xs[i] = b_pair<F::kPairStride>(__ldg(reinterpret_cast<const float4*>(x + s * F::kStep) + F::group(m, qq)));
-  }
-  __syncthreads();
+  stage_x<F>(xs, x, n_steps);
   const StagedX<F> xsrc{xs};
   float acc[4];
   // The steps of one tile from ring position P (buffer P holds its first step's weights);
