@@ -274,17 +274,14 @@ void LlamaModel::forward_step(KvCache& cache, const int32_t* tokens, const int32
       // Fused, layers after the first got xn from the previous layer's add_rmsnorm.
       if (!fuse || l == 0)
         stage(h, path, Point::attn_norm, l, x, xn, pos, [&](Act in) { backend_.rmsnorm(in, L.attn_norm, c.rms_eps, xn); });
-      if (fuse) {  // the three products of xn, in one launch where the backend can
+      if (fuse) {  // the three products of xn in one launch where the backend can, then rope + store
         const Backend::Product qkv[] = {{&L.wq, q}, {&L.wk, k}, {&L.wv, v}};
         backend_.matmuls(qkv, 3, xn, route);
+        backend_.rope_qk_store(q, k, v, cache, l, pos, head_dim, rope_dim, cos_sin.data());
       } else {
         matmul_stage(h, path, Point::q, l, L.wq, xn, q, pos);
         matmul_stage(h, path, Point::k, l, L.wk, xn, k, pos);
         matmul_stage(h, path, Point::v, l, L.wv, xn, v, pos);
-      }
-      if (fuse) {
-        backend_.rope_qk_store(q, k, v, cache, l, pos, head_dim, rope_dim, cos_sin.data());
-      } else {
         rope_stage(Point::q_rope, l, q);
         rope_stage(Point::k_rope, l, k);
         backend_.kv_store(cache, l, k, v, pos);

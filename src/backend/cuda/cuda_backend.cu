@@ -286,13 +286,17 @@ void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
   // Products that take the same tensor-core GEMV (format and width) go in one launch, the
   // others alone (q and k of Q4_K with v of Q6_K: two launches): each row's result is the
   // same as in its own launch.
-  std::vector<bool> done(static_cast<size_t>(n), false);
+  auto fits = [&](const Product& p) {
+    return f16_gemv(*p.w, x, route) && x.cols >= p.w->cols && p.out.cols >= p.w->rows;
+  };
+  if (n > 64) {
+    Backend::matmuls(products, n, x, route);
+    return;
+  }
+  uint64_t done = 0;  // bit j: product j launched
   for (int i = 0; i < n; ++i) {
-    if (done[i]) continue;
+    if (done >> i & 1) continue;
     const Weight& wi = *products[i].w;
-    auto fits = [&](const Product& p) {
-      return f16_gemv(*p.w, x, route) && x.cols >= p.w->cols && p.out.cols >= p.w->rows;
-    };
     if (!fits(products[i])) {
       matmul(wi, x, products[i].out, route);
       continue;
@@ -301,9 +305,9 @@ void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
     int m = 0;
     for (int j = i; j < n && m < 3; ++j) {
       const Product& p = products[j];
-      if (done[j] || p.w->type != wi.type || p.w->cols != wi.cols || !fits(p)) continue;
+      if ((done >> j & 1) || p.w->type != wi.type || p.w->cols != wi.cols || !fits(p)) continue;
       t[m++] = GemvTarget{p.w->data, p.w->row_bytes(), p.w->rows, p.out.data, p.out.cols};
-      done[j] = true;
+      done |= uint64_t{1} << j;
     }
     launch_gemv_f16_group(wi.type, t, m, wi.cols, x.data, x.cols, x.rows);
   }

@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <type_traits>
 
@@ -438,26 +439,17 @@ __global__ void __launch_bounds__(32 * W, 2)
 constexpr int kWarps = 8;
 
 // Blocks of `kernel` resident on the whole GPU with `smem` bytes of dynamic shared memory
-// (cached: the launches of a model use a few kernels and two or three sizes each).
+// (queried once per kernel and size: a model's launches use two or three sizes each).
 template <class K>
 int max_resident(K kernel, size_t smem) {
-  struct Entry {
-    const void* fn;
-    size_t smem;
-    int blocks;
-  };
-  static Entry cache[16];
-  static int used = 0;
-  const void* fn = reinterpret_cast<const void*>(kernel);
-  for (int i = 0; i < used; ++i)
-    if (cache[i].fn == fn && cache[i].smem == smem) return cache[i].blocks;
+  static std::map<size_t, int> blocks_by_smem;  // one map per kernel (template instance)
+  const auto it = blocks_by_smem.find(smem);
+  if (it != blocks_by_smem.end()) return it->second;
   int dev = 0, sms = 0, per_sm = 0;
   check(cudaGetDevice(&dev), "cudaGetDevice");
   check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
   check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 32 * kWarps, smem), "occupancy (gemv f16)");
-  const int blocks = std::max(1, per_sm * sms);
-  if (used < 16) cache[used++] = Entry{fn, smem, blocks};
-  return blocks;
+  return blocks_by_smem[smem] = std::max(1, per_sm * sms);
 }
 
 template <class K>
