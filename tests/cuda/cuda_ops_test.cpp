@@ -250,6 +250,45 @@ TEST(CudaMatmulRowClasses, PersistentF16Gemv) {
   check_matmul(TensorType::F16, 34000, 1664, {1});
 }
 
+// The streamed f16 GEMV (one token; rows a whole number of 2048-weight chunks): a
+// partial tile with fewer tiles than multiprocessors, and 2,125 tiles that wrap the
+// shared-memory ring many times; rows of one chunk and of three (F16: two and six).
+TEST(CudaMatmulRowClasses, StreamedF16Gemv) {
+  GRETA_REQUIRE_CUDA();
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
+    check_matmul(type, 1030, 2048, {1});
+    check_matmul(type, 34000, 6144, {1});
+  }
+}
+
+// The streamed kernel promises the sums of the one-tile kernel, row for row: its result
+// for one token must equal, bit for bit, what the tile kernel gives for the same token
+// in a two-token product, alone or launched in a group of matrices.
+TEST(CudaMatmulRowClasses, StreamedGemvHasTheTileKernelsBits) {
+  GRETA_REQUIRE_CUDA();
+  const int64_t k = 6144;
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
+    Pair p;
+    const auto wa = make_weight(type, 4100, k, 31), wb = make_weight(type, 1030, k, 32);
+    const Weight ga = p.gpu->upload(type, wa.bytes.data(), 4100, k), gb = p.gpu->upload(type, wb.bytes.data(), 1030, k);
+    auto x = random_vector(k, 41);
+    auto [x1, x1c] = p.acts(x, 1, k);
+    x.insert(x.end(), x.begin(), x.end());
+    auto [x2, x2c] = p.acts(x, 2, k);
+    auto [ya1, ya1c] = p.acts({}, 1, 4100);
+    auto [yb1, yb1c] = p.acts({}, 1, 1030);
+    auto [ya2, ya2c] = p.acts({}, 2, 4100);
+    auto [yb2, yb2c] = p.acts({}, 2, 1030);
+    const Backend::Product group[] = {{&ga, ya1}, {&gb, yb1}};
+    p.gpu->matmuls(group, 2, x1, Route::Gemv);
+    p.gpu->matmul(ga, x2, ya2, Route::Gemv);
+    p.gpu->matmul(gb, x2, yb2, Route::Gemv);
+    const auto a1 = p.read(*p.gpu, ya1), b1 = p.read(*p.gpu, yb1), a2 = p.read(*p.gpu, ya2), b2 = p.read(*p.gpu, yb2);
+    for (int64_t r = 0; r < 4100; ++r) ASSERT_EQ(a1[r], a2[r]) << type_label(type) << " row " << r;
+    for (int64_t r = 0; r < 1030; ++r) ASSERT_EQ(b1[r], b2[r]) << type_label(type) << " row " << r;
+  }
+}
+
 // The same classes for the formats with their own decode pieces since (Q8_0: 34-byte
 // blocks, only 2-byte aligned; Q5_K: fifth bits in qh), and Q8_0 rows of an odd number of
 // blocks (the generic path).

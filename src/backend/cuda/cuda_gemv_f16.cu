@@ -16,9 +16,11 @@
 // choice (whatever its bytes give cheaply), with the activations permuted to match: B
 // column n holds token n of up to 8 tokens (one token: every column the same, column 0
 // kept). For one token the block stages x16 in shared memory in that permuted order.
-// Matrices with several tiles for every resident block (gate and up) take a persistent
-// variant: blocks loop over tiles and keep the next tile's weight loads in flight while
-// one tile computes and reduces, with the same sums row for row.
+// One token with rows of whole 2048-weight chunks (every matrix of the 8B shapes) takes a
+// streamed variant: a producer warp copies the weights into a shared-memory ring far
+// ahead of the arithmetic. Otherwise matrices with several tiles for every resident block
+// take a persistent variant: blocks loop over tiles and keep the next tile's weight loads
+// in flight while one tile computes and reduces. Both keep the sums row for row.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -30,6 +32,7 @@
 
 #include "backend/cuda/cuda_dequant_f16.cuh"
 #include "backend/cuda/cuda_launch.cuh"
+#include "backend/cuda/cuda_mbarrier.cuh"
 #include "backend/cuda/cuda_mma.cuh"
 #include "backend/cuda/cuda_ops.h"
 
@@ -41,7 +44,18 @@ using mma::pack_half2;
 
 constexpr uint32_t kHalf1024x2 = 0x64006400u;  // f16 1024 in both halves
 
-__device__ __forceinline__ uint4 ldg16(const uint8_t* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+// Where a format's loads read: global memory through the read-only path, or a stage of
+// the streamed kernel's shared-memory ring (plain loads).
+struct FromGlobal {
+  __device__ __forceinline__ static uint4 u128(const uint8_t* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+  __device__ __forceinline__ static uint32_t u32(const uint32_t* p) { return __ldg(p); }
+  __device__ __forceinline__ static uint32_t u16(const uint8_t* p) { return __ldg(reinterpret_cast<const uint16_t*>(p)); }
+};
+struct FromShared {
+  __device__ __forceinline__ static uint4 u128(const uint8_t* p) { return *reinterpret_cast<const uint4*>(p); }
+  __device__ __forceinline__ static uint32_t u32(const uint32_t* p) { return *p; }
+  __device__ __forceinline__ static uint32_t u16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
+};
 
 // The four-bit codes at bits [shift, shift + 4) of each 16-bit half of `word` as an exact
 // f16 pair: 0x6400 | c is 1024 + c, then 1024 is subtracted.
@@ -54,14 +68,15 @@ __device__ __forceinline__ __half2 codes4(uint32_t word, int shift) {
 struct Raw8 {
   uint32_t w0, w1, w2, shift;
 };
+template <class M>
 __device__ __forceinline__ Raw8 load8_words(const uint8_t* p) {
   const uintptr_t a = reinterpret_cast<uintptr_t>(p);
   const uint32_t* w = reinterpret_cast<const uint32_t*>(a & ~uintptr_t{3});
   Raw8 r;
   r.shift = static_cast<uint32_t>(a & 2) * 8;
-  r.w0 = __ldg(w);
-  r.w1 = __ldg(w + 1);
-  r.w2 = r.shift ? __ldg(w + 2) : 0u;  // never past the eight bytes' last word
+  r.w0 = M::u32(w);
+  r.w1 = M::u32(w + 1);
+  r.w2 = r.shift ? M::u32(w + 2) : 0u;  // never past the eight bytes' last word
   return r;
 }
 __device__ __forceinline__ uint2 join8(const Raw8& r) {
@@ -80,12 +95,14 @@ __device__ __forceinline__ uint2 join8(const Raw8& r) {
 struct Q4K {
   static constexpr int kStep = 256, kMmas = 16, kPairStride = 2;
   static constexpr int64_t kBlockBytes = 144;
+  static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 144;  // streamed kernel: 8 super-blocks a copy
   struct Raw {
     uint4 head, c0, c1;
   };
+  template <class M = FromGlobal>
   __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
     const uint8_t* b = row + s * kBlockBytes;
-    return Raw{ldg16(b), ldg16(b + 16 + 32 * q), ldg16(b + 32 + 32 * q)};
+    return Raw{M::u128(b), M::u128(b + 16 + 32 * q), M::u128(b + 32 + 32 * q)};
   }
   // mma m = 2i + h: word i, low (h = 0) or high nibbles; activations k = 64q + 32h + 4i ...
   __device__ __forceinline__ static int group(int m, int q) { return 16 * q + 8 * (m & 1) + (m >> 1); }
@@ -127,19 +144,21 @@ struct Q4K {
 struct Q6K {
   static constexpr int kStep = 128, kMmas = 8, kPairStride = 2;
   static constexpr int64_t kBlockBytes = 210;
+  static constexpr int kChunkSteps = 16, kChunkRowBytes = 8 * 210;  // 8 super-blocks: 16-byte multiple
   struct Raw {
     Raw8 a, b, h, sc;
     uint32_t d;
   };
+  template <class M = FromGlobal>
   __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
     const uint8_t* blk = row + (s >> 1) * kBlockBytes;
     const int h = static_cast<int>(s & 1), l = 8 * q;
     Raw r;
-    r.a = load8_words(blk + 64 * h + l);
-    r.b = load8_words(blk + 64 * h + 32 + l);
-    r.h = load8_words(blk + 128 + 32 * h + l);
-    r.sc = load8_words(blk + 192 + 8 * h);
-    r.d = __ldg(reinterpret_cast<const uint16_t*>(blk + 208));
+    r.a = load8_words<M>(blk + 64 * h + l);
+    r.b = load8_words<M>(blk + 64 * h + 32 + l);
+    r.h = load8_words<M>(blk + 128 + 32 * h + l);
+    r.sc = load8_words<M>(blk + 192 + 8 * h);
+    r.d = M::u16(blk + 208);
     return r;
   }
   // mma m = 2c + wi: quarter c, word wi; activations k = 32c + 8q + 4wi.
@@ -194,12 +213,14 @@ struct Q6K {
 // F16: a step is 128 weights; quad q takes 32q..32q+31 as four 16-byte loads, pairs in order.
 struct F16 {
   static constexpr int kStep = 128, kMmas = 8, kPairStride = 1;
+  static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 256;
   struct Raw {
     uint4 v[4];
   };
+  template <class M = FromGlobal>
   __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
     const uint8_t* p = row + (s * kStep + 32 * q) * 2;
-    return Raw{{ldg16(p), ldg16(p + 16), ldg16(p + 32), ldg16(p + 48)}};
+    return Raw{{M::u128(p), M::u128(p + 16), M::u128(p + 32), M::u128(p + 48)}};
   }
   // mma m = 2j + u: load j, its half u; activations k = 32q + 8j + 4u.
   __device__ __forceinline__ static int group(int m, int q) { return 8 * q + m; }
@@ -243,6 +264,15 @@ struct DirectX {
 
 // ---- kernel ------------------------------------------------------------------------------
 
+// Shared memory of the streamed kernel: its barriers, the staged activations, the ring.
+__host__ __device__ constexpr int64_t ring_bars_bytes(int n_stages) { return (16 * int64_t{n_stages} + 127) / 128 * 128; }
+template <class F>
+__host__ __device__ constexpr int64_t ring_x_bytes(int64_t n_steps) {
+  return (n_steps * F::kMmas * 4 * 8 + 127) / 128 * 128;
+}
+template <class F>
+constexpr int64_t ring_stage_bytes() { return 16 * (F::kChunkRowBytes + 16); }
+
 // Up to three matrices that share their input (q, k, v; gate, up) in one launch: block x
 // of the grid takes a 16-row tile of matrix m, first_tile[m] <= x < first_tile[m + 1].
 // A row's result does not depend on the company it is launched in.
@@ -258,13 +288,17 @@ struct GemvGroup {
 // One token's activations as f16 pairs in shared memory, in the order the steps read them
 // (StagedX); the whole block takes part and waits for the others.
 template <class F>
-__device__ __forceinline__ void stage_x(uint2* xs, const float* __restrict__ x, int64_t n_steps) {
+__device__ __forceinline__ void fill_x(uint2* xs, const float* __restrict__ x, int64_t n_steps, int tid, int n_threads) {
   const int64_t entries = n_steps * F::kMmas * 4;
-  for (int64_t i = threadIdx.x; i < entries; i += blockDim.x) {
+  for (int64_t i = tid; i < entries; i += n_threads) {
     const int64_t s = i / (F::kMmas * 4);
     const int m = static_cast<int>((i / 4) % F::kMmas), qq = static_cast<int>(i % 4);
     xs[i] = b_pair<F::kPairStride>(__ldg(reinterpret_cast<const float4*>(x + s * F::kStep) + F::group(m, qq)));
   }
+}
+template <class F>
+__device__ __forceinline__ void stage_x(uint2* xs, const float* __restrict__ x, int64_t n_steps) {
+  fill_x<F>(xs, x, n_steps, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x));
   __syncthreads();
 }
 
@@ -434,6 +468,105 @@ __global__ void __launch_bounds__(32 * W, 2)
   }
 }
 
+
+// Barrier 1 over the first n threads of the block (the consumer warps of the streamed
+// kernel; barrier 0 is __syncthreads).
+__device__ __forceinline__ void sync_threads_of(int n) { asm volatile("bar.sync 1, %0;" ::"r"(n) : "memory"); }
+
+// One token, weights streamed through shared memory: warp W of the block is a producer
+// that copies (bulk copies, one a row) chunks of kChunkSteps steps of the block's tiles
+// b, b + gridDim.x, ... into a ring of stages, running ahead of the arithmetic by up to
+// the whole ring (tens of kilobytes a multiprocessor in flight without holding a
+// register); warps 0..W-1 compute each chunk from shared memory. The steps of a chunk go
+// to the warps as in gemv_f16_kernel (warp w takes steps w, w + W, ...), so rows and their
+// sums are those of gemv_f16_kernel bit for bit. Rows of a stage sit kChunkRowBytes + 16
+// apart, so that the eight rows a quad reads at once fall on different banks.
+template <class F, int W>
+__global__ void __launch_bounds__(32 * (W + 1), 1)
+    gemv_f16_ring_kernel(const GemvGroup grp, int64_t n_steps, const float* __restrict__ x, int n_stages) {
+  constexpr int kPitch = F::kChunkRowBytes + 16;
+  constexpr uint32_t kStageBytes = 16 * kPitch;
+  extern __shared__ __align__(128) uint8_t smem[];
+  __shared__ float partial[2][W][16];
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+  const int n_tiles = grp.first_tile[grp.n], n_chunks = static_cast<int>(n_steps / F::kChunkSteps);
+  uint64_t* bars = reinterpret_cast<uint64_t*>(smem);  // full[n_stages], then empty[n_stages]
+  uint2* xs = reinterpret_cast<uint2*>(smem + ring_bars_bytes(n_stages));
+  uint8_t* ring = smem + ring_bars_bytes(n_stages) + ring_x_bytes<F>(n_steps);
+  const uint32_t full0 = static_cast<uint32_t>(__cvta_generic_to_shared(bars));
+  const uint32_t empty0 = full0 + 8u * n_stages;
+  if (threadIdx.x == 0) {
+    for (int i = 0; i < n_stages; ++i) {
+      wg::mbar_init(full0 + 8u * i, 1);
+      wg::mbar_init(empty0 + 8u * i, W);
+    }
+    wg::mbar_fence_init();
+  }
+  __syncthreads();
+  auto matrix_of = [&](int tile) {
+    int mat = 0;
+    while (mat + 1 < grp.n && tile >= grp.first_tile[mat + 1]) ++mat;
+    return mat;
+  };
+
+  if (warp == W) {  // producer: weights are never written by a kernel, so no wait
+    int i = 0;
+    for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x) {
+      const int mat = matrix_of(tile);
+      const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane % 16;
+      const uint8_t* src = grp.w[mat] + min(r, grp.n_rows[mat] - 1) * grp.row_bytes[mat];  // past the end: a repeat
+      for (int c = 0; c < n_chunks; ++c, ++i) {
+        const int st = i % n_stages;
+        if (i >= n_stages) wg::mbar_wait(empty0 + 8u * st, ((i / n_stages) - 1) & 1);
+        if (lane == 0) wg::mbar_arrive_expect_tx(full0 + 8u * st, 16u * F::kChunkRowBytes);
+        __syncwarp();
+        if (lane < 16) {
+          const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(ring + st * kStageBytes + lane * kPitch));
+          wg::bulk_copy_g2s(dst, src + static_cast<int64_t>(c) * F::kChunkRowBytes, F::kChunkRowBytes, full0 + 8u * st);
+        }
+      }
+    }
+    return;
+  }
+
+  wait_for_prior_kernels();
+  allow_next_kernel();
+  fill_x<F>(xs, x, n_steps, static_cast<int>(threadIdx.x), 32 * W);
+  sync_threads_of(32 * W);
+  const StagedX<F> xsrc{xs};
+  int i = 0, j = 0;
+  for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x, ++j) {
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int c = 0; c < n_chunks; ++c, ++i) {
+      const int st = i % n_stages;
+      wg::mbar_wait(full0 + 8u * st, (i / n_stages) & 1);
+      const uint8_t* ra = ring + st * kStageBytes + g * kPitch;
+      const uint8_t* rb = ra + 8 * kPitch;
+#pragma unroll
+      for (int ls = warp; ls < F::kChunkSteps; ls += W) {
+        const typename F::Raw a = F::template load<FromShared>(ra, ls, q), b = F::template load<FromShared>(rb, ls, q);
+        F::step(a, b, xsrc, static_cast<int64_t>(c) * F::kChunkSteps + ls, q, acc);
+      }
+      __syncwarp();
+      if (lane == 0) wg::mbar_arrive(empty0 + 8u * st);
+    }
+    float(&part)[W][16] = partial[j & 1];  // the other half may still be read for the last tile
+    if (q == 0) {
+      part[warp][g] = acc[0];
+      part[warp][g + 8] = acc[2];
+    }
+    sync_threads_of(32 * W);
+    if (warp == j % W && lane < 16) {
+      const int mat = matrix_of(tile);
+      const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane;
+      float v = part[0][lane];
+#pragma unroll
+      for (int w = 1; w < W; ++w) v += part[w][lane];
+      if (r < grp.n_rows[mat]) grp.y[mat][r] = v;
+    }
+  }
+}
+
 // Eight warps a block share a tile's K: every matrix of the 8B shapes then spreads over
 // the GPU, and the split (hence each row's summation order) depends only on K.
 constexpr int kWarps = 8;
@@ -481,12 +614,42 @@ bool launch_stream(const GemvGroup& grp, int64_t n_steps, const float* x, size_t
   return true;
 }
 
+
+// The streamed kernel, where a row is a whole number of chunks: one block a
+// multiprocessor (the ring takes most of its shared memory), as many stages as fit, up to
+// 8. Depth is what it buys (8B shapes, H100, tg128: 3 stages 245, 4 260, 6 324, 8 323;
+// the earlier kernels 310), so with fewer than 6 stages the earlier kernels are kept.
+constexpr int kRingStages = 8, kRingMinStages = 6;
+template <class F>
+bool launch_ring(const GemvGroup& grp, int64_t n_steps, const float* x) {
+  if (n_steps % F::kChunkSteps != 0) return false;
+  static int sms = 0, smem_optin = 0;
+  if (sms == 0) {
+    int dev = 0;
+    check(cudaGetDevice(&dev), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
+    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+  }
+  const int64_t fixed = ring_bars_bytes(kRingStages) + ring_x_bytes<F>(n_steps) + 2 * 1024;  // + the static partials
+  const int stages = static_cast<int>(std::min<int64_t>(kRingStages, (smem_optin - fixed) / ring_stage_bytes<F>()));
+  if (stages < kRingMinStages) return false;
+  const size_t smem = static_cast<size_t>(ring_bars_bytes(stages) + ring_x_bytes<F>(n_steps) + stages * ring_stage_bytes<F>());
+  auto kernel = gemv_f16_ring_kernel<F, kWarps>;
+  static size_t allowed = 48 * 1024;  // per instantiation
+  raise_smem(kernel, smem, allowed);
+  const int n_tiles = grp.first_tile[grp.n];
+  launch_chained(kernel, dim3(static_cast<unsigned>(std::min(n_tiles, sms))), dim3(32 * (kWarps + 1)), smem, grp, n_steps,
+                 x, stages);
+  return true;
+}
+
 template <class F>
 void launch_format(const GemvGroup& grp, int64_t k, const float* x, int64_t ldx, int64_t n_tokens) {
   const int64_t n_steps = k / F::kStep;
   const dim3 grid(static_cast<unsigned>(grp.first_tile[grp.n]), static_cast<unsigned>((n_tokens + 7) / 8));
   if (n_tokens == 1) {
     const size_t smem = static_cast<size_t>(n_steps) * F::kMmas * 4 * sizeof(uint2);
+    if (launch_ring<F>(grp, n_steps, x)) return;
     if constexpr (!std::is_same_v<F, Q6K>) {
       if (launch_stream<F, kStreamAhead>(grp, n_steps, x, smem, kStreamTiles)) return;
     }

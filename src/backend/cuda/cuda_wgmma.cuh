@@ -1,5 +1,5 @@
 #pragma once
-// Hopper (sm_90a) pieces of the warpgroup GEMM (cuda_matmul_wgmma.cu): mbarriers, bulk
+// Hopper (sm_90a) pieces of the warpgroup GEMM (cuda_matmul_wgmma.cu): bulk
 // tensor copies (TMA) into shared memory, shared-memory matrix descriptors and wgmma.
 //
 // Tiles are K-major rows of 64 halves (128 bytes) in the 128-byte swizzle that TMA writes
@@ -7,31 +7,9 @@
 // of 8 rows is one 1024-byte swizzle atom, so tiles start on 1024-byte boundaries.
 #include <cstdint>
 
+#include "backend/cuda/cuda_mbarrier.cuh"
+
 namespace greta::cuda::wg {
-
-__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
-}
-// Makes the initialized barriers visible to the copy engine (async proxy).
-__device__ __forceinline__ void mbar_fence_init() { asm volatile("fence.mbarrier_init.release.cluster;\n" ::); }
-
-__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
-  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
-}
-// One arrival that also announces `bytes` of copies still to complete on this phase.
-__device__ __forceinline__ void mbar_arrive_expect_tx(uint32_t bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-// Spins until the phase of the given parity has completed.
-__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
-  asm volatile(
-      "{\n.reg .pred done;\n"
-      "WAIT_%=:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
-      "@!done bra WAIT_%=;\n}\n" ::"r"(bar),
-      "r"(parity)
-      : "memory");
-}
 
 // Box {c0 (inner, elements), c1 (rows)} of a 2-D tensor map → shared memory at dst,
 // completing `box bytes` on bar. Rows past the tensor's end arrive as zeros.
