@@ -373,6 +373,30 @@ __global__ void __launch_bounds__(32 * W)
   }
 }
 
+// The end of one tile in the kernels that loop over tiles (one token: every column of acc
+// is the same, column 0 kept): each warp puts its rows g and g + 8 into `part` (one half
+// of a double buffer, the other may still be read for the previous tile), `sync` joins
+// the computing warps, and warp j % W adds the W parts in order and stores the 16 rows.
+template <int W, class Sync>
+__device__ __forceinline__ void store_tile(float (&part)[W][16], const float (&acc)[kAccs][4], const GemvGroup& grp,
+                                           int tile, int j, Sync sync) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane % 4 == 0) {
+    part[warp][lane / 4] = combine(acc, 0);
+    part[warp][lane / 4 + 8] = combine(acc, 2);
+  }
+  sync();
+  if (warp == j % W && lane < 16) {
+    int mat = 0;
+    while (mat + 1 < grp.n && tile >= grp.first_tile[mat + 1]) ++mat;
+    const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane;
+    float v = part[0][lane];
+#pragma unroll
+    for (int w = 1; w < W; ++w) v += part[w][lane];
+    if (r < grp.n_rows[mat]) grp.y[mat][r] = v;
+  }
+}
+
 // One token, persistent: block b takes the tiles b, b + gridDim.x, ... of the group and
 // stages x16 once. Each warp walks one stream of (tile, step) loads with the steps of each
 // tile in the order of gemv_f16_kernel (warp, warp + W, ...), kAhead loads ahead of its
@@ -462,21 +486,7 @@ __global__ void __launch_bounds__(32 * W, 2)
     } else {
       steps(std::integral_constant<int, 2 % R>{});
     }
-    // acc: rows g and g+8; with one token every column is the same, column 0 kept.
-    float(&part)[W][16] = partial[j & 1];  // the other half may still be read for the last tile
-    if (q == 0) {
-      part[warp][g] = combine(acc, 0);
-      part[warp][g + 8] = combine(acc, 2);
-    }
-    __syncthreads();
-    if (warp == j % W && lane < 16) {
-      const int mat = matrix_of(tile);
-      const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane;
-      float v = part[0][lane];
-#pragma unroll
-      for (int i = 1; i < W; ++i) v += part[i][lane];
-      if (r < grp.n_rows[mat]) grp.y[mat][r] = v;
-    }
+    store_tile<W>(partial[j & 1], acc, grp, tile, j, [] { __syncthreads(); });
   }
 }
 
@@ -563,20 +573,7 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
       __syncwarp();
       if (lane == 0) wg::mbar_arrive(empty0 + 8u * st);
     }
-    float(&part)[W][16] = partial[j & 1];  // the other half may still be read for the last tile
-    if (q == 0) {
-      part[warp][g] = combine(acc, 0);
-      part[warp][g + 8] = combine(acc, 2);
-    }
-    sync_threads_of(32 * W);
-    if (warp == j % W && lane < 16) {
-      const int mat = matrix_of(tile);
-      const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane;
-      float v = part[0][lane];
-#pragma unroll
-      for (int w = 1; w < W; ++w) v += part[w][lane];
-      if (r < grp.n_rows[mat]) grp.y[mat][r] = v;
-    }
+    store_tile<W>(partial[j & 1], acc, grp, tile, j, [] { sync_threads_of(32 * W); });
   }
 }
 
