@@ -506,6 +506,7 @@ __device__ __forceinline__ void sync_threads_of(int n) { asm volatile("bar.sync 
 template <class F, int W>
 __global__ void __launch_bounds__(32 * (W + 1), 1)
     gemv_f16_ring_kernel(const GemvGroup grp, int64_t n_steps, const float* __restrict__ x, int n_stages) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // launched on sm_90 devices only (launch_ring)
   constexpr int kPitch = F::kChunkRowBytes + 16;
   constexpr uint32_t kStageBytes = 16 * kPitch;
   extern __shared__ __align__(128) uint8_t smem[];
@@ -575,6 +576,7 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
     }
     store_tile<W>(partial[j & 1], acc, grp, tile, j, [] { sync_threads_of(32 * W); });
   }
+#endif
 }
 
 // Eight warps a block share a tile's K: every matrix of the 8B shapes then spreads over
@@ -624,6 +626,23 @@ bool launch_stream(const GemvGroup& grp, int64_t n_steps, const float* x, size_t
   return true;
 }
 
+// The current device's multiprocessors, compute capability and the shared memory a block
+// may opt into (queried once: the backend uses one device).
+struct DeviceLimits {
+  int sms = 0, cc_major = 0, smem_optin = 0;
+};
+const DeviceLimits& device_limits() {
+  static const DeviceLimits limits = [] {
+    DeviceLimits l;
+    int dev = 0;
+    check(cudaGetDevice(&dev), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&l.sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+    check(cudaDeviceGetAttribute(&l.cc_major, cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
+    check(cudaDeviceGetAttribute(&l.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
+    return l;
+  }();
+  return limits;
+}
 
 // The streamed kernel, where a row is a whole number of chunks: one block a
 // multiprocessor (the ring takes most of its shared memory), as many stages as fit, up to
@@ -632,23 +651,17 @@ bool launch_stream(const GemvGroup& grp, int64_t n_steps, const float* x, size_t
 constexpr int kRingStages = 8, kRingMinStages = 6;
 template <class F>
 bool launch_ring(const GemvGroup& grp, int64_t n_steps, const float* x) {
-  if (n_steps % F::kChunkSteps != 0) return false;
-  static int sms = 0, smem_optin = 0;
-  if (sms == 0) {
-    int dev = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
-    check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
-  }
+  const DeviceLimits& dev = device_limits();
+  if (n_steps % F::kChunkSteps != 0 || dev.cc_major < 9) return false;  // bulk copies and mbarrier waits: sm_90
   const int64_t fixed = ring_bars_bytes(kRingStages) + ring_x_bytes<F>(n_steps) + 2 * 1024;  // + the static partials
-  const int stages = static_cast<int>(std::min<int64_t>(kRingStages, (smem_optin - fixed) / ring_stage_bytes<F>()));
+  const int stages = static_cast<int>(std::min<int64_t>(kRingStages, (dev.smem_optin - fixed) / ring_stage_bytes<F>()));
   if (stages < kRingMinStages) return false;
   const size_t smem = static_cast<size_t>(ring_bars_bytes(stages) + ring_x_bytes<F>(n_steps) + stages * ring_stage_bytes<F>());
   auto kernel = gemv_f16_ring_kernel<F, kWarps>;
   static size_t allowed = 48 * 1024;  // per instantiation
   raise_smem(kernel, smem, allowed);
   const int n_tiles = grp.first_tile[grp.n];
-  launch_chained(kernel, dim3(static_cast<unsigned>(std::min(n_tiles, sms))), dim3(32 * (kWarps + 1)), smem, grp, n_steps,
+  launch_chained(kernel, dim3(static_cast<unsigned>(std::min(n_tiles, dev.sms))), dim3(32 * (kWarps + 1)), smem, grp, n_steps,
                  x, stages);
   return true;
 }
