@@ -88,7 +88,12 @@ __device__ __forceinline__ uint2 join8(const Raw8& r) {
 // steps. (The streamed kernel, H100, tg128 of the 8B q4_k_m: one chain 308.9 / 307.9, two
 // 318.8 / 322.5, four 316.6 / 315.4.)
 constexpr int kAccs = 2;
-__device__ __forceinline__ float combine(const float (&acc)[kAccs][4], int i) { return acc[0][i] + acc[1][i]; }
+__device__ __forceinline__ float combine(const float (&acc)[kAccs][4], int i) {
+  float v = acc[0][i];
+#pragma unroll
+  for (int a = 1; a < kAccs; ++a) v += acc[a][i];
+  return v;
+}
 __device__ __forceinline__ void zero(float (&acc)[kAccs][4]) {
 #pragma unroll
   for (int a = 0; a < kAccs; ++a) acc[a][0] = acc[a][1] = acc[a][2] = acc[a][3] = 0.0f;
@@ -294,6 +299,12 @@ struct GemvGroup {
   float* y[kMax];
   int first_tile[kMax + 1];
   int64_t n;  // 64 bits: no padding, so a step record holds defined bytes
+  // The matrix whose tiles include `tile`.
+  __device__ __forceinline__ int matrix_of(int tile) const {
+    int mat = 0;
+    while (mat + 1 < n && tile >= first_tile[mat + 1]) ++mat;
+    return mat;
+  }
 };
 
 // One token's activations as f16 pairs in shared memory, in the order the steps read them
@@ -319,8 +330,7 @@ __global__ void __launch_bounds__(32 * W)
   extern __shared__ uint2 xs[];  // staged: n_steps * kMmas * 4 entries
   __shared__ float partial[W][16][8];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
-  int mat = 0;
-  while (mat + 1 < grp.n && static_cast<int>(blockIdx.x) >= grp.first_tile[mat + 1]) ++mat;
+  const int mat = grp.matrix_of(static_cast<int>(blockIdx.x));
   const uint8_t* const w = grp.w[mat];
   const int64_t row_bytes = grp.row_bytes[mat], n_rows = grp.n_rows[mat], ldy = grp.ldy[mat];
   float* const y = grp.y[mat];
@@ -387,8 +397,7 @@ __device__ __forceinline__ void store_tile(float (&part)[W][16], const float (&a
   }
   sync();
   if (warp == j % W && lane < 16) {
-    int mat = 0;
-    while (mat + 1 < grp.n && tile >= grp.first_tile[mat + 1]) ++mat;
+    const int mat = grp.matrix_of(tile);
     const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane;
     float v = part[0][lane];
 #pragma unroll
@@ -413,17 +422,12 @@ __global__ void __launch_bounds__(32 * W, 2)
   __shared__ float partial[2][W][16];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
   const int n_tiles = grp.first_tile[grp.n], stride = static_cast<int>(gridDim.x);
-  auto matrix_of = [&](int tile) {
-    int mat = 0;
-    while (mat + 1 < grp.n && tile >= grp.first_tile[mat + 1]) ++mat;
-    return mat;
-  };
   // The load stream of this warp: tile lt, step ls, rows g and g + 8 of the tile.
   int lt = static_cast<int>(blockIdx.x);
   int64_t ls = warp;
   const uint8_t *la = nullptr, *lb = nullptr;
   auto rows = [&](int tile) {
-    const int mat = matrix_of(tile);
+    const int mat = grp.matrix_of(tile);
     const int64_t r0 = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16, last = grp.n_rows[mat] - 1;
     la = grp.w[mat] + min(r0 + g, last) * grp.row_bytes[mat];  // past the end: a repeat, not written
     lb = grp.w[mat] + min(r0 + g + 8, last) * grp.row_bytes[mat];
@@ -526,16 +530,11 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
     wg::mbar_fence_init();
   }
   __syncthreads();
-  auto matrix_of = [&](int tile) {
-    int mat = 0;
-    while (mat + 1 < grp.n && tile >= grp.first_tile[mat + 1]) ++mat;
-    return mat;
-  };
 
   if (warp == W) {  // producer: weights are never written by a kernel, so no wait
     int i = 0;
     for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x) {
-      const int mat = matrix_of(tile);
+      const int mat = grp.matrix_of(tile);
       const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane % 16;
       const uint8_t* src = grp.w[mat] + min(r, grp.n_rows[mat] - 1) * grp.row_bytes[mat];  // past the end: a repeat
       for (int c = 0; c < n_chunks; ++c, ++i) {
