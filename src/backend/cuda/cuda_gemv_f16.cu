@@ -62,6 +62,13 @@ struct FromShared {
 __device__ __forceinline__ __half2 codes4(uint32_t word, int shift) {
   return __hsub2_rn(u32_as_half2(((word >> shift) & 0x000F000Fu) | kHalf1024x2), u32_as_half2(kHalf1024x2));
 }
+// The codes at bits 4-7 of each half without a shift: 0x5400 | (c << 4) is the f16 64 + c
+// (under the exponent of 64, mantissa bit 4 is worth 1), then 64 is subtracted. With
+// codes4(w, 0) and both for w >> 8, a word's four code pairs take one shift, not three.
+constexpr uint32_t kHalf64x2 = 0x54005400u;  // f16 64 in both halves
+__device__ __forceinline__ __half2 codes4_high(uint32_t word) {
+  return __hsub2_rn(u32_as_half2((word & 0x00F000F0u) | kHalf64x2), u32_as_half2(kHalf64x2));
+}
 
 // Eight bytes from a 2-byte aligned address, kept as three aligned words so that the loads
 // can be in flight while the warp does other work; join8 realigns them.
@@ -144,11 +151,12 @@ struct Q4K {
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
       const uint2 xl = x.get(s, 2 * i, q), xh = x.get(s, 2 * i + 1, q);
+      const uint32_t wa8 = wa[i] >> 8, wb8 = wb[i] >> 8;
       const uint32_t fl[4] = {half2_as_u32(__hfma2(codes4(wa[i], 0), a0, n0)), half2_as_u32(__hfma2(codes4(wb[i], 0), b0, p0)),
-                              half2_as_u32(__hfma2(codes4(wa[i], 8), a0, n0)), half2_as_u32(__hfma2(codes4(wb[i], 8), b0, p0))};
+                              half2_as_u32(__hfma2(codes4(wa8, 0), a0, n0)), half2_as_u32(__hfma2(codes4(wb8, 0), b0, p0))};
       mma_16816(acc[(2 * i) % kAccs], fl, xl.x, xl.y);
-      const uint32_t fh[4] = {half2_as_u32(__hfma2(codes4(wa[i], 4), a1, n1)), half2_as_u32(__hfma2(codes4(wb[i], 4), b1, p1)),
-                              half2_as_u32(__hfma2(codes4(wa[i], 12), a1, n1)), half2_as_u32(__hfma2(codes4(wb[i], 12), b1, p1))};
+      const uint32_t fh[4] = {half2_as_u32(__hfma2(codes4_high(wa[i]), a1, n1)), half2_as_u32(__hfma2(codes4_high(wb[i]), b1, p1)),
+                              half2_as_u32(__hfma2(codes4_high(wa8), a1, n1)), half2_as_u32(__hfma2(codes4_high(wb8), b1, p1))};
       mma_16816(acc[(2 * i + 1) % kAccs], fh, xh.x, xh.y);
     }
   }
@@ -189,12 +197,24 @@ struct Q6K {
     a01 = __hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(sc.x ^ 0x80808080u, 0x64646464u, sel)), off), dd);
     a23 = __hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(sc.y ^ 0x80808080u, 0x64646464u, sel)), off), dd);
   }
-  // The f16 pair (q−32)·a of the codes whose low four bits sit at `lshift` of `ql` and
-  // whose high two bits sit at `hshift` of `qh` (bytes 0 and 2 of each).
-  __device__ __forceinline__ static uint32_t pair(uint32_t ql, int lshift, uint32_t qh, int hshift, __half2 a) {
-    const uint32_t hi = (hshift >= 0 ? qh >> hshift : qh << -hshift) & 0x00300030u;
-    const uint32_t bits = ((ql >> lshift) & 0x000F000Fu) | hi | kHalf1024x2;
-    return half2_as_u32(__hmul2_rn(__hsub2_rn(u32_as_half2(bits), __floats2half2_rn(1056.0f, 1056.0f)), a));
+  // The high two bits of the four quarters of a qh word, shifted so that one mask puts
+  // them under the codes: quarters 0 and 1 (codes at bits 0-3) want them at bits 4-5,
+  // quarters 2 and 3 (codes at bits 4-7, read under the exponent of 64) at bits 8-9; the
+  // bytes 1 and 3 of a word (r4, r6) as the bytes 0 and 2 (s4, s2). Four shifts a word.
+  struct HighBits {
+    uint32_t s4, s2, r4, r6;
+  };
+  __device__ __forceinline__ static HighBits high_bits(uint32_t qh) { return {qh << 4, qh << 2, qh >> 4, qh >> 6}; }
+  // The f16 pair (q−32)·a of quarter c of bytes 0 and 2 (`upper` false) or 1 and 3 of a
+  // word, `ql8` = ql >> 8: 1024 + q or 64 + q built exactly, 1056 or 96 subtracted.
+  __device__ __forceinline__ static uint32_t pair(uint32_t ql, uint32_t ql8, const HighBits& h, int c, bool upper,
+                                                  __half2 a) {
+    const uint32_t codes = upper ? ql8 : ql;
+    const uint32_t hb = upper ? ((c & 1) ? h.r6 : h.r4) : ((c & 1) ? h.s2 : h.s4);
+    const uint32_t bits = c < 2 ? ((codes & 0x000F000Fu) | kHalf1024x2) | (hb & 0x00300030u)
+                                : ((codes & 0x00F000F0u) | kHalf64x2) | (hb & 0x03000300u);
+    const __half2 off = c < 2 ? __floats2half2_rn(1056.0f, 1056.0f) : __floats2half2_rn(96.0f, 96.0f);
+    return half2_as_u32(__hmul2_rn(__hsub2_rn(u32_as_half2(bits), off), a));
   }
   template <class X>
   __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
@@ -205,20 +225,21 @@ struct Q6K {
     const uint2 mla = join8(rb.a), mlb = join8(rb.b), mha = join8(rb.h);
 #pragma unroll
     for (int wi = 0; wi < 2; ++wi) {
-      const uint32_t qa = wi ? la.y : la.x, qb = wi ? lb.y : lb.x, qh = wi ? ha.y : ha.x;
-      const uint32_t ra_ = wi ? mla.y : mla.x, rb_ = wi ? mlb.y : mlb.x, rh = wi ? mha.y : mha.x;
+      const uint32_t qa = wi ? la.y : la.x, qb = wi ? lb.y : lb.x;
+      const uint32_t ra_ = wi ? mla.y : mla.x, rb_ = wi ? mlb.y : mlb.x;
+      const HighBits hq = high_bits(wi ? ha.y : ha.x), hr = high_bits(wi ? mha.y : mha.x);
+      const uint32_t qa8 = qa >> 8, qb8 = qb >> 8, ra8 = ra_ >> 8, rb8 = rb_ >> 8;
 #pragma unroll
       for (int c = 0; c < 4; ++c) {
-        // quarter c: low nibbles (c < 2) or high nibbles of ql range a (c even) or b (c odd);
-        // its two qh bits at 2c, moved to bits 4-5.
-        const int ls = c < 2 ? 0 : 4, hs = 2 * c - 4;
+        // quarter c: low nibbles (c < 2) or high nibbles of ql range a (c even) or b (c odd)
         const uint32_t qlw = (c & 1) ? qb : qa, rlw = (c & 1) ? rb_ : ra_;
+        const uint32_t qlw8 = (c & 1) ? qb8 : qa8, rlw8 = (c & 1) ? rb8 : ra8;
         const __half2 aa = (c >> 1) ? ((c & 1) ? __high2half2(fa[1]) : __low2half2(fa[1]))
                                     : ((c & 1) ? __high2half2(fa[0]) : __low2half2(fa[0]));
         const __half2 ab = (c >> 1) ? ((c & 1) ? __high2half2(fb[1]) : __low2half2(fb[1]))
                                     : ((c & 1) ? __high2half2(fb[0]) : __low2half2(fb[0]));
-        const uint32_t f[4] = {pair(qlw, ls, qh, hs, aa), pair(rlw, ls, rh, hs, ab), pair(qlw, ls + 8, qh, hs + 8, aa),
-                               pair(rlw, ls + 8, rh, hs + 8, ab)};
+        const uint32_t f[4] = {pair(qlw, qlw8, hq, c, false, aa), pair(rlw, rlw8, hr, c, false, ab),
+                               pair(qlw, qlw8, hq, c, true, aa), pair(rlw, rlw8, hr, c, true, ab)};
         const uint2 xv = x.get(s, 2 * c + wi, q);
         mma_16816(acc[(4 * wi + c) % kAccs], f, xv.x, xv.y);
       }
