@@ -191,8 +191,6 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
   constexpr int NG = 32 / LPK;  // key groups per warp
   constexpr int NK = 4;         // keys per group per chunk
   constexpr int kChunk = NG * NK;
-  wait_for_prior_kernels();
-  allow_next_kernel();
   extern __shared__ __align__(16) float smem[];
   const int hd = a.head_dim;
   float* wacc = smem;                          // [kWarps][HB][hd]
@@ -212,24 +210,8 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
   // float expression as in flash_attention_kernel.
   const bool f16ops = a.f16_operands;
   const float scale = (f16ops ? 1.4426950408889634f : 1.0f) / sqrtf(static_cast<float>(hd));
-
-  // q of the block's heads, in shared memory (registers go to the key and value rows).
-  float* qs = wl + kWarps * HB;                // [HB][hd]
-  for (int t = threadIdx.x; t < HB * hd; t += blockDim.x) {
-    const float qv = a.q[row * q_stride + static_cast<int64_t>(head0) * hd + t];
-    qs[t] = f16ops ? __half2float(__float2half_rn(qv)) : qv;
-  }
-  __syncthreads();
   const __half* k_base = static_cast<const __half*>(a.k_cache) + static_cast<int64_t>(kv_head) * hd + d0;
   const __half* v_base = static_cast<const __half*>(a.v_cache) + static_cast<int64_t>(kv_head) * hd + d0;
-  float m[HB], l[HB], acc[HB][8];
-#pragma unroll
-  for (int h = 0; h < HB; ++h) {
-    m[h] = -INFINITY;
-    l[h] = 0.0f;
-#pragma unroll
-    for (int e = 0; e < 8; ++e) acc[h][e] = 0.0f;
-  }
 
   // Requests the rows of the chunk at `base`; keys past the end read the last valid row
   // (they get probability 0).
@@ -243,9 +225,31 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
     }
   };
   const int64_t step = int64_t{kChunk} * kWarps;
+  const int64_t first = begin + kChunk * warp;
+  // Everything above reads only the step's inputs (positions, copied before its first
+  // kernel); the cache and q are written by the previous kernels.
+  wait_for_prior_kernels();
+  allow_next_kernel();
   uint4 kr[NK], vr[NK];
-  if (begin + kChunk * warp < end) request(begin + kChunk * warp, kr, vr);
-  for (int64_t base = begin + kChunk * warp; base < end; base += step) {
+  if (first < end) request(first, kr, vr);
+
+  // q of the block's heads, in shared memory (registers go to the key and value rows).
+  float* qs = wl + kWarps * HB;                // [HB][hd]
+  for (int t = threadIdx.x; t < HB * hd; t += blockDim.x) {
+    const float qv = a.q[row * q_stride + static_cast<int64_t>(head0) * hd + t];
+    qs[t] = f16ops ? __half2float(__float2half_rn(qv)) : qv;
+  }
+  __syncthreads();
+  float m[HB], l[HB], acc[HB][8];
+#pragma unroll
+  for (int h = 0; h < HB; ++h) {
+    m[h] = -INFINITY;
+    l[h] = 0.0f;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) acc[h][e] = 0.0f;
+  }
+
+  for (int64_t base = first; base < end; base += step) {
     // The next chunk is requested before this one's arithmetic, so that its memory
     // latency overlaps the work.
     uint4 kn[NK], vn[NK];
@@ -368,10 +372,11 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
   }
 }
 
-// Second pass of a split decode: merges the segments of one (head, row). The segment
-// maxima and sums are read by one thread each and the weights expf(m_s − max) computed
-// once into shared memory; each output then adds its segments in order, with the loads
-// unrolled so that they are in flight together.
+// Second pass of a split decode: merges the segments of one (head, row). A thread's
+// segment values do not depend on the merge weights, so they are all requested at once,
+// together with the segment maxima and sums (one memory latency instead of three); the
+// weights expf(m_s − max) are computed once into shared memory, and each output adds its
+// segments in order.
 constexpr int kMaxSplits = 64;  // the backend never asks for more
 __global__ void attention_combine_kernel(const float* __restrict__ partial, int n_splits, int n_heads, int hd,
                                          int log2_units, float* __restrict__ out) {
@@ -381,6 +386,12 @@ __global__ void attention_combine_kernel(const float* __restrict__ partial, int 
   const int head = blockIdx.x;
   const int64_t row = blockIdx.y;
   const float* p = partial + (row * n_heads + head) * n_splits * (hd + 2);
+  float v[kMaxSplits];
+  auto request = [&](int d) {
+#pragma unroll
+    for (int s = 0; s < kMaxSplits; ++s) v[s] = s < n_splits && d < hd ? p[s * (hd + 2) + d] : 0.0f;
+  };
+  request(threadIdx.x);
   for (int s = threadIdx.x; s < n_splits; s += blockDim.x) {
     ms[s] = p[s * (hd + 2) + hd];
     ls[s] = p[s * (hd + 2) + hd + 1];
@@ -391,11 +402,14 @@ __global__ void attention_combine_kernel(const float* __restrict__ partial, int 
   for (int s = threadIdx.x; s < n_splits; s += blockDim.x) es[s] = ms[s] == -INFINITY ? 0.0f : softmax_exp(ms[s] - mx, log2_units);
   __syncthreads();
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
+    if (d != static_cast<int>(threadIdx.x)) request(d);  // head dims past the block's threads
     float o = 0.0f, sum = 0.0f;
-#pragma unroll 16
-    for (int s = 0; s < n_splits; ++s) {
-      o = fmaf(p[s * (hd + 2) + d], es[s], o);
-      sum = fmaf(ls[s], es[s], sum);
+#pragma unroll
+    for (int s = 0; s < kMaxSplits; ++s) {
+      if (s < n_splits) {
+        o = fmaf(v[s], es[s], o);
+        sum = fmaf(ls[s], es[s], sum);
+      }
     }
     out[row * n_heads * hd + static_cast<int64_t>(head) * hd + d] = o * (1.0f / sum);
   }
