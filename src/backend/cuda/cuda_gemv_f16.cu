@@ -57,17 +57,33 @@ struct FromShared {
   __device__ __forceinline__ static uint32_t u16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
 };
 
+// (a & kMask) | c as one LOP3. Written in C++, a mask and a constant both given as
+// immediates become two LOP3s (one immediate an instruction), and LOP3 issues at half
+// rate: most of a weight's integer work.
+template <uint32_t kMask>
+__device__ __forceinline__ uint32_t and_or(uint32_t a, uint32_t c) {
+  uint32_t r;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(r) : "r"(a), "n"(kMask), "r"(c));
+  return r;
+}
+template <uint32_t kMask, uint32_t kBits>
+__device__ __forceinline__ uint32_t and_or(uint32_t a) {
+  uint32_t r;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(r) : "r"(a), "n"(kMask), "n"(kBits));
+  return r;
+}
+
 // The four-bit codes at bits [shift, shift + 4) of each 16-bit half of `word` as an exact
 // f16 pair: 0x6400 | c is 1024 + c, then 1024 is subtracted.
 __device__ __forceinline__ __half2 codes4(uint32_t word, int shift) {
-  return __hsub2_rn(u32_as_half2(((word >> shift) & 0x000F000Fu) | kHalf1024x2), u32_as_half2(kHalf1024x2));
+  return __hsub2_rn(u32_as_half2(and_or<0x000F000Fu, kHalf1024x2>(word >> shift)), u32_as_half2(kHalf1024x2));
 }
 // The codes at bits 4-7 of each half without a shift: 0x5400 | (c << 4) is the f16 64 + c
 // (under the exponent of 64, mantissa bit 4 is worth 1), then 64 is subtracted. With
 // codes4(w, 0) and both for w >> 8, a word's four code pairs take one shift, not three.
 constexpr uint32_t kHalf64x2 = 0x54005400u;  // f16 64 in both halves
 __device__ __forceinline__ __half2 codes4_high(uint32_t word) {
-  return __hsub2_rn(u32_as_half2((word & 0x00F000F0u) | kHalf64x2), u32_as_half2(kHalf64x2));
+  return __hsub2_rn(u32_as_half2(and_or<0x00F000F0u, kHalf64x2>(word)), u32_as_half2(kHalf64x2));
 }
 
 // Eight bytes from a 2-byte aligned address, kept as three aligned words so that the loads
@@ -77,10 +93,12 @@ struct Raw8 {
 };
 template <class M>
 __device__ __forceinline__ Raw8 load8_words(const uint8_t* p) {
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  const uint32_t* w = reinterpret_cast<const uint32_t*>(a & ~uintptr_t{3});
+  // p is 2-byte aligned; stepping back by pointer arithmetic (not through an integer)
+  // keeps the address space, so a ring stage is read with LDS, not generic loads.
+  const uint32_t mis = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p) & 2);
+  const uint32_t* w = reinterpret_cast<const uint32_t*>(p - mis);
   Raw8 r;
-  r.shift = static_cast<uint32_t>(a & 2) * 8;
+  r.shift = mis * 8;
   r.w0 = M::u32(w);
   r.w1 = M::u32(w + 1);
   r.w2 = r.shift ? M::u32(w + 2) : 0u;  // never past the eight bytes' last word
@@ -132,8 +150,8 @@ struct Q4K {
   // (a, m) of sub-blocks 2q and 2q+1: a = rn(d·sc), m = rn(dmin·mn), as half2 pairs.
   __device__ __forceinline__ static void factors(const uint4& h, int q, __half2& a, __half2& mn) {
     const bool lo = q < 2;
-    const uint32_t scw = lo ? (h.y & 0x3F3F3F3Fu) : ((h.w & 0x0F0F0F0Fu) | ((h.y >> 2) & 0x30303030u));
-    const uint32_t mw = lo ? (h.z & 0x3F3F3F3Fu) : (((h.w >> 4) & 0x0F0F0F0Fu) | ((h.z >> 2) & 0x30303030u));
+    const uint32_t scw = lo ? (h.y & 0x3F3F3F3Fu) : and_or<0x0F0F0F0Fu>(h.w, (h.y >> 2) & 0x30303030u);
+    const uint32_t mw = lo ? (h.z & 0x3F3F3F3Fu) : and_or<0x0F0F0F0Fu>(h.w >> 4, (h.z >> 2) & 0x30303030u);
     const uint32_t sel = (q & 1) ? 0x4342u : 0x4140u;  // bytes 2(q&1), 2(q&1)+1 under an f16 1024
     const __half2 k1024 = u32_as_half2(kHalf1024x2), dd = u32_as_half2(h.x);
     a = __hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(scw, 0x64646464u, sel)), k1024), __low2half2(dd));
@@ -211,8 +229,8 @@ struct Q6K {
                                                   __half2 a) {
     const uint32_t codes = upper ? ql8 : ql;
     const uint32_t hb = upper ? ((c & 1) ? h.r6 : h.r4) : ((c & 1) ? h.s2 : h.s4);
-    const uint32_t bits = c < 2 ? ((codes & 0x000F000Fu) | kHalf1024x2) | (hb & 0x00300030u)
-                                : ((codes & 0x00F000F0u) | kHalf64x2) | (hb & 0x03000300u);
+    const uint32_t bits = c < 2 ? and_or<0x00300030u>(hb, and_or<0x000F000Fu, kHalf1024x2>(codes))
+                                : and_or<0x03000300u>(hb, and_or<0x00F000F0u, kHalf64x2>(codes));
     const __half2 off = c < 2 ? __floats2half2_rn(1056.0f, 1056.0f) : __floats2half2_rn(96.0f, 96.0f);
     return half2_as_u32(__hmul2_rn(__hsub2_rn(u32_as_half2(bits), off), a));
   }
@@ -516,9 +534,45 @@ __global__ void __launch_bounds__(32 * W, 2)
 }
 
 
+// Tile ends in flight in the streamed kernel (store_tile_async).
+constexpr int kRingParts = 4;
+
 // Barrier 1 over the first n threads of the block (the consumer warps of the streamed
 // kernel; barrier 0 is __syncthreads).
 __device__ __forceinline__ void sync_threads_of(int n) { asm volatile("bar.sync 1, %0;" ::"r"(n) : "memory"); }
+
+// The end of tile j in the streamed kernel, without a barrier over the computing warps:
+// each warp puts its rows g and g + 8 into part[j % kRingParts] and arrives on that
+// part's full barrier; warp j % W waits for all W, adds the parts in warp order (the sums
+// of store_tile) and stores the 16 rows, then frees the part. A warp only waits when it
+// comes back to a part still being read, kRingParts tiles later; so the warps drift
+// apart by up to the ring's depth instead of meeting at every tile.
+template <int W>
+__device__ __forceinline__ void store_tile_async(float (&part)[kRingParts][W][16], uint32_t bars,
+                                                 const float (&acc)[kAccs][4], const GemvGroup& grp, int tile, int j) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, b = j % kRingParts, round = j / kRingParts;
+  const uint32_t full = bars + 8u * b, empty = bars + 8u * (kRingParts + b);
+  if (round > 0) wg::mbar_wait(empty, (round - 1) & 1);
+  if (lane % 4 == 0) {
+    part[b][warp][lane / 4] = combine(acc, 0);
+    part[b][warp][lane / 4 + 8] = combine(acc, 2);
+  }
+  __syncwarp();
+  if (lane == 0) wg::mbar_arrive(full);
+  if (warp == j % W) {
+    wg::mbar_wait(full, round & 1);
+    if (lane < 16) {
+      const int mat = grp.matrix_of(tile);
+      const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane;
+      float v = part[b][0][lane];
+#pragma unroll
+      for (int w = 1; w < W; ++w) v += part[b][w][lane];
+      if (r < grp.n_rows[mat]) grp.y[mat][r] = v;
+    }
+    __syncwarp();
+    if (lane == 0) wg::mbar_arrive(empty);
+  }
+}
 
 // One token, weights streamed through shared memory: warp W of the block is a producer
 // that copies (bulk copies, one a row) chunks of kChunkSteps steps of the block's tiles
@@ -535,7 +589,8 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
   constexpr int kPitch = F::kChunkRowBytes + 16;
   constexpr uint32_t kStageBytes = 16 * kPitch;
   extern __shared__ __align__(128) uint8_t smem[];
-  __shared__ float partial[2][W][16];
+  __shared__ float partial[kRingParts][W][16];
+  __shared__ uint64_t part_bars[2 * kRingParts];  // full[kRingParts] (W arrivals), then empty (1)
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
   const int n_tiles = grp.first_tile[grp.n], n_chunks = static_cast<int>(n_steps / F::kChunkSteps);
   uint64_t* bars = reinterpret_cast<uint64_t*>(smem);  // full[n_stages], then empty[n_stages]
@@ -548,19 +603,22 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
       wg::mbar_init(full0 + 8u * i, 1);
       wg::mbar_init(empty0 + 8u * i, W);
     }
+    for (int i = 0; i < kRingParts; ++i) {
+      wg::mbar_init(static_cast<uint32_t>(__cvta_generic_to_shared(&part_bars[i])), W);
+      wg::mbar_init(static_cast<uint32_t>(__cvta_generic_to_shared(&part_bars[kRingParts + i])), 1);
+    }
     wg::mbar_fence_init();
   }
   __syncthreads();
 
   if (warp == W) {  // producer: weights are never written by a kernel, so no wait
-    int i = 0;
+    int st = 0, round = 0;  // the stage and how often the ring has wrapped (no division a chunk)
     for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x) {
       const int mat = grp.matrix_of(tile);
       const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane % 16;
       const uint8_t* src = grp.w[mat] + min(r, grp.n_rows[mat] - 1) * grp.row_bytes[mat];  // past the end: a repeat
-      for (int c = 0; c < n_chunks; ++c, ++i) {
-        const int st = i % n_stages;
-        if (i >= n_stages) wg::mbar_wait(empty0 + 8u * st, ((i / n_stages) - 1) & 1);
+      for (int c = 0; c < n_chunks; ++c, st = st + 1 == n_stages ? 0 : st + 1, round += st == 0) {
+        if (round > 0) wg::mbar_wait(empty0 + 8u * st, (round - 1) & 1);
         if (lane == 0) wg::mbar_arrive_expect_tx(full0 + 8u * st, 16u * F::kChunkRowBytes);
         __syncwarp();
         if (lane < 16) {
@@ -577,13 +635,13 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
   fill_x<F>(xs, x, n_steps, static_cast<int>(threadIdx.x), 32 * W);
   sync_threads_of(32 * W);
   const StagedX<F> xsrc{xs};
-  int i = 0, j = 0;
+  int st = 0, j = 0;
+  uint32_t phase = 0;
   for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x, ++j) {
     float acc[kAccs][4];
     zero(acc);
-    for (int c = 0; c < n_chunks; ++c, ++i) {
-      const int st = i % n_stages;
-      wg::mbar_wait(full0 + 8u * st, (i / n_stages) & 1);
+    for (int c = 0; c < n_chunks; ++c, st = st + 1 == n_stages ? 0 : st + 1, phase ^= st == 0) {
+      wg::mbar_wait(full0 + 8u * st, phase);
       const uint8_t* ra = ring + st * kStageBytes + g * kPitch;
       const uint8_t* rb = ra + 8 * kPitch;
 #pragma unroll
@@ -594,7 +652,7 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
       __syncwarp();
       if (lane == 0) wg::mbar_arrive(empty0 + 8u * st);
     }
-    store_tile<W>(partial[j & 1], acc, grp, tile, j, [] { sync_threads_of(32 * W); });
+    store_tile_async<W>(partial, static_cast<uint32_t>(__cvta_generic_to_shared(part_bars)), acc, grp, tile, j);
   }
 #endif
 }
@@ -673,7 +731,7 @@ template <class F>
 bool launch_ring(const GemvGroup& grp, int64_t n_steps, const float* x) {
   const DeviceLimits& dev = device_limits();
   if (n_steps % F::kChunkSteps != 0 || dev.cc_major < 9) return false;  // bulk copies and mbarrier waits: sm_90
-  const int64_t fixed = ring_bars_bytes(kRingStages) + ring_x_bytes<F>(n_steps) + 2 * 1024;  // + the static partials
+  const int64_t fixed = ring_bars_bytes(kRingStages) + ring_x_bytes<F>(n_steps) + 5 * 1024;  // + the static partials
   const int stages = static_cast<int>(std::min<int64_t>(kRingStages, (dev.smem_optin - fixed) / ring_stage_bytes<F>()));
   if (stages < kRingMinStages) return false;
   const size_t smem = static_cast<size_t>(ring_bars_bytes(stages) + ring_x_bytes<F>(n_steps) + stages * ring_stage_bytes<F>());
