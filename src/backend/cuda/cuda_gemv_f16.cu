@@ -47,11 +47,15 @@ constexpr uint32_t kHalf1024x2 = 0x64006400u;  // f16 1024 in both halves
 // Where a format's loads read: global memory through the read-only path, or a stage of
 // the streamed kernel's shared-memory ring (plain loads).
 struct FromGlobal {
+  static constexpr bool kRing = false;
   __device__ __forceinline__ static uint4 u128(const uint8_t* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
   __device__ __forceinline__ static uint32_t u32(const uint32_t* p) { return __ldg(p); }
   __device__ __forceinline__ static uint32_t u16(const uint8_t* p) { return __ldg(reinterpret_cast<const uint16_t*>(p)); }
 };
 struct FromShared {
+  // A stage's rows start 4-byte aligned and end in 16 bytes of padding (reads past a
+  // block's last byte stay inside the stage).
+  static constexpr bool kRing = true;
   __device__ __forceinline__ static uint4 u128(const uint8_t* p) { return *reinterpret_cast<const uint4*>(p); }
   __device__ __forceinline__ static uint32_t u32(const uint32_t* p) { return *p; }
   __device__ __forceinline__ static uint32_t u16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
@@ -91,17 +95,14 @@ __device__ __forceinline__ __half2 codes4_high(uint32_t word) {
 struct Raw8 {
   uint32_t w0, w1, w2, shift;
 };
+// w: the word at or just below the eight bytes, shift: 16 when they start 2 bytes past it.
 template <class M>
-__device__ __forceinline__ Raw8 load8_words(const uint8_t* p) {
-  // p is 2-byte aligned; stepping back by pointer arithmetic (not through an integer)
-  // keeps the address space, so a ring stage is read with LDS, not generic loads.
-  const uint32_t mis = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p) & 2);
-  const uint32_t* w = reinterpret_cast<const uint32_t*>(p - mis);
+__device__ __forceinline__ Raw8 load8_words(const uint32_t* w, uint32_t shift) {
   Raw8 r;
-  r.shift = mis * 8;
+  r.shift = shift;
   r.w0 = M::u32(w);
   r.w1 = M::u32(w + 1);
-  r.w2 = r.shift ? M::u32(w + 2) : 0u;  // never past the eight bytes' last word
+  r.w2 = M::kRing || shift ? M::u32(w + 2) : 0u;  // in global memory never past the eight bytes' last word
   return r;
 }
 __device__ __forceinline__ uint2 join8(const Raw8& r) {
@@ -196,10 +197,17 @@ struct Q6K {
     const uint8_t* blk = row + (s >> 1) * kBlockBytes;
     const int h = static_cast<int>(s & 1), l = 8 * q;
     Raw r;
-    r.a = load8_words<M>(blk + 64 * h + l);
-    r.b = load8_words<M>(blk + 64 * h + 32 + l);
-    r.h = load8_words<M>(blk + 128 + 32 * h + l);
-    r.sc = load8_words<M>(blk + 192 + 8 * h);
+    // Every piece read sits a multiple of 8 bytes into the block, so all share the block's
+    // misalignment: in a ring stage (rows 4-byte aligned) the parity of the block's index.
+    // Stepping back by pointer arithmetic (not through an integer) keeps the address
+    // space, so a stage is read with LDS, not generic loads.
+    const uint32_t mis = M::kRing ? static_cast<uint32_t>((s >> 1) & 1) * 2
+                                  : static_cast<uint32_t>(reinterpret_cast<uintptr_t>(blk) & 2);
+    const uint32_t* w = reinterpret_cast<const uint32_t*>(blk - mis);
+    r.a = load8_words<M>(w + (64 * h + l) / 4, mis * 8);
+    r.b = load8_words<M>(w + (64 * h + 32 + l) / 4, mis * 8);
+    r.h = load8_words<M>(w + (128 + 32 * h + l) / 4, mis * 8);
+    r.sc = load8_words<M>(w + (192 + 8 * h) / 4, mis * 8);
     r.d = M::u16(blk + 208);
     return r;
   }
