@@ -430,27 +430,39 @@ __global__ void __launch_bounds__(32 * W)
   }
 }
 
-// The end of one tile in the kernels that loop over tiles (one token: every column of acc
-// is the same, column 0 kept): each warp puts its rows g and g + 8 into `part` (one half
-// of a double buffer, the other may still be read for the previous tile), `sync` joins
-// the computing warps, and warp j % W adds the W parts in order and stores the 16 rows.
-template <int W, class Sync>
-__device__ __forceinline__ void store_tile(float (&part)[W][16], const float (&acc)[kAccs][4], const GemvGroup& grp,
-                                           int tile, int j, Sync sync) {
+// The two halves of a tile's end in the kernels that loop over tiles (one token: every
+// column of acc is the same, column 0 kept). put_rows: the warp's rows g and g + 8 into
+// part[warp]. add_parts_and_store (lanes 0-15 of one warp): the W parts added in warp
+// order, the 16 rows stored.
+template <int W>
+__device__ __forceinline__ void put_rows(float (&part)[W][16], const float (&acc)[kAccs][4]) {
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   if (lane % 4 == 0) {
     part[warp][lane / 4] = combine(acc, 0);
     part[warp][lane / 4 + 8] = combine(acc, 2);
   }
-  sync();
-  if (warp == j % W && lane < 16) {
-    const int mat = grp.matrix_of(tile);
-    const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane;
-    float v = part[0][lane];
+}
+template <int W>
+__device__ __forceinline__ void add_parts_and_store(const float (&part)[W][16], const GemvGroup& grp, int tile) {
+  const int lane = threadIdx.x % 32;
+  if (lane >= 16) return;
+  const int mat = grp.matrix_of(tile);
+  const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane;
+  float v = part[0][lane];
 #pragma unroll
-    for (int w = 1; w < W; ++w) v += part[w][lane];
-    if (r < grp.n_rows[mat]) grp.y[mat][r] = v;
-  }
+  for (int w = 1; w < W; ++w) v += part[w][lane];
+  if (r < grp.n_rows[mat]) grp.y[mat][r] = v;
+}
+
+// The end of one tile in the persistent kernel: `part` is one half of a double buffer
+// (the other may still be read for the previous tile), `sync` joins the computing warps,
+// and warp j % W adds the parts and stores the rows.
+template <int W, class Sync>
+__device__ __forceinline__ void store_tile(float (&part)[W][16], const float (&acc)[kAccs][4], const GemvGroup& grp,
+                                           int tile, int j, Sync sync) {
+  put_rows<W>(part, acc);
+  sync();
+  if (threadIdx.x / 32 == j % W) add_parts_and_store<W>(part, grp, tile);
 }
 
 // One token, persistent: block b takes the tiles b, b + gridDim.x, ... of the group and
@@ -561,22 +573,12 @@ __device__ __forceinline__ void store_tile_async(float (&part)[kRingParts][W][16
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, b = j % kRingParts, round = j / kRingParts;
   const uint32_t full = bars + 8u * b, empty = bars + 8u * (kRingParts + b);
   if (round > 0) wg::mbar_wait(empty, (round - 1) & 1);
-  if (lane % 4 == 0) {
-    part[b][warp][lane / 4] = combine(acc, 0);
-    part[b][warp][lane / 4 + 8] = combine(acc, 2);
-  }
+  put_rows<W>(part[b], acc);
   __syncwarp();
   if (lane == 0) wg::mbar_arrive(full);
   if (warp == j % W) {
     wg::mbar_wait(full, round & 1);
-    if (lane < 16) {
-      const int mat = grp.matrix_of(tile);
-      const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane;
-      float v = part[b][0][lane];
-#pragma unroll
-      for (int w = 1; w < W; ++w) v += part[b][w][lane];
-      if (r < grp.n_rows[mat]) grp.y[mat][r] = v;
-    }
+    add_parts_and_store<W>(part[b], grp, tile);
     __syncwarp();
     if (lane == 0) wg::mbar_arrive(empty);
   }
@@ -739,11 +741,16 @@ template <class F>
 bool launch_ring(const GemvGroup& grp, int64_t n_steps, const float* x) {
   const DeviceLimits& dev = device_limits();
   if (n_steps % F::kChunkSteps != 0 || dev.cc_major < 9) return false;  // bulk copies and mbarrier waits: sm_90
-  const int64_t fixed = ring_bars_bytes(kRingStages) + ring_x_bytes<F>(n_steps) + 5 * 1024;  // + the static partials
+  auto kernel = gemv_f16_ring_kernel<F, kWarps>;
+  static const int64_t static_smem = [&] {  // the tile-end parts and their barriers, as compiled
+    cudaFuncAttributes attr{};
+    check(cudaFuncGetAttributes(&attr, kernel), "cudaFuncGetAttributes (gemv f16)");
+    return static_cast<int64_t>(attr.sharedSizeBytes);
+  }();
+  const int64_t fixed = ring_bars_bytes(kRingStages) + ring_x_bytes<F>(n_steps) + static_smem;
   const int stages = static_cast<int>(std::min<int64_t>(kRingStages, (dev.smem_optin - fixed) / ring_stage_bytes<F>()));
   if (stages < kRingMinStages) return false;
   const size_t smem = static_cast<size_t>(ring_bars_bytes(stages) + ring_x_bytes<F>(n_steps) + stages * ring_stage_bytes<F>());
-  auto kernel = gemv_f16_ring_kernel<F, kWarps>;
   static size_t allowed = 48 * 1024;  // per instantiation
   raise_smem(kernel, smem, allowed);
   const int n_tiles = grp.first_tile[grp.n];
