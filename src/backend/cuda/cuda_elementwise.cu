@@ -10,6 +10,7 @@
 #include "backend/cuda/cuda_dequant.cuh"
 #include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/cuda_row_ops.cuh"
 
 namespace greta::cuda {
 namespace {
@@ -42,8 +43,6 @@ __global__ void embed_kernel(const uint8_t* __restrict__ table, int64_t row_byte
 // no kernel) is requested before waiting for the previous kernel and x is read once, so
 // the kernel waits on memory once instead of three times. kAdd: the row normalized is
 // x + addend, computed here and written to sum_out (add + rmsnorm in one kernel).
-constexpr int kNormThreads = 1024;
-constexpr int kNormHeld = 4;  // elements per thread held in registers
 template <bool kAdd>
 __global__ void __launch_bounds__(kNormThreads)
     rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ addend, float* __restrict__ sum_out,
@@ -97,8 +96,7 @@ __global__ void __launch_bounds__(kNormThreads)
   if (tid == 0) {
     double total = 0.0;
     for (int w = 0; w < kNormThreads / 32; ++w) total += partial[w];
-    const float mean = static_cast<float>(total / static_cast<double>(cols));
-    scale = 1.0f / sqrtf(mean + eps);
+    scale = rms_scale(total, cols, eps);
   }
   __syncthreads();
   const float sc = scale;
@@ -106,10 +104,10 @@ __global__ void __launch_bounds__(kNormThreads)
 #pragma unroll
     for (int j = 0; j < kNormHeld; ++j) {
       const int64_t i = tid + int64_t{j} * kNormThreads;
-      if (i < cols) o[i] = __fmul_rn(__fmul_rn(xv[j], sc), gv[j]);
+      if (i < cols) o[i] = rms_apply(xv[j], sc, gv[j]);
     }
   } else {
-    for (int64_t i = tid; i < cols; i += kNormThreads) o[i] = __fmul_rn(__fmul_rn(xr[i], sc), g[i]);
+    for (int64_t i = tid; i < cols; i += kNormThreads) o[i] = rms_apply(xr[i], sc, g[i]);
   }
 }
 
@@ -190,8 +188,7 @@ __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __res
   allow_next_kernel();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
-  const float g = gate[i];
-  out[i] = __fmul_rn(g / (1.0f + expf(-g)), up[i]);
+  out[i] = swiglu_value(gate[i], up[i]);
 }
 
 __global__ void add_kernel(const float* a, const float* b, int64_t n, float* out) {

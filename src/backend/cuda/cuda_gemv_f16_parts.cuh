@@ -1,0 +1,414 @@
+#pragma once
+// The pieces of the fast precision's one-token products on tensor cores, shared by the
+// GEMV kernels (cuda_gemv_f16.cu) and the decode chain (cuda_decode_chain.cu): the
+// formats (how a row's bytes become f16 weight pairs and mmas), the staged activations,
+// the shared-memory ring's sizes, the product groups and the tile ends. Every kernel
+// that uses them sums a row in the same order, so a row has the same bits in each.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "backend/cuda/cuda_dequant_f16.cuh"
+#include "backend/cuda/cuda_mbarrier.cuh"
+#include "backend/cuda/cuda_mma.cuh"
+
+namespace greta::cuda {
+namespace {
+using mma::mma_16816;
+using mma::pack_half2;
+
+constexpr uint32_t kHalf1024x2 = 0x64006400u;  // f16 1024 in both halves
+
+// Where a format's loads read: global memory through the read-only path, or a stage of
+// the streamed kernel's shared-memory ring (plain loads).
+struct FromGlobal {
+  static constexpr bool kRing = false;
+  __device__ __forceinline__ static uint4 u128(const uint8_t* p) { return __ldg(reinterpret_cast<const uint4*>(p)); }
+  __device__ __forceinline__ static uint32_t u32(const uint32_t* p) { return __ldg(p); }
+  __device__ __forceinline__ static uint32_t u16(const uint8_t* p) { return __ldg(reinterpret_cast<const uint16_t*>(p)); }
+};
+struct FromShared {
+  // A stage's rows start 4-byte aligned and end in 16 bytes of padding (reads past a
+  // block's last byte stay inside the stage).
+  static constexpr bool kRing = true;
+  __device__ __forceinline__ static uint4 u128(const uint8_t* p) { return *reinterpret_cast<const uint4*>(p); }
+  __device__ __forceinline__ static uint32_t u32(const uint32_t* p) { return *p; }
+  __device__ __forceinline__ static uint32_t u16(const uint8_t* p) { return *reinterpret_cast<const uint16_t*>(p); }
+};
+
+// (a & kMask) | c as one LOP3. Written in C++, a mask and a constant both given as
+// immediates become two LOP3s (one immediate an instruction), and LOP3 issues at half
+// rate: most of a weight's integer work.
+template <uint32_t kMask>
+__device__ __forceinline__ uint32_t and_or(uint32_t a, uint32_t c) {
+  uint32_t r;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(r) : "r"(a), "n"(kMask), "r"(c));
+  return r;
+}
+template <uint32_t kMask, uint32_t kBits>
+__device__ __forceinline__ uint32_t and_or(uint32_t a) {
+  uint32_t r;
+  asm("lop3.b32 %0, %1, %2, %3, 0xEA;" : "=r"(r) : "r"(a), "n"(kMask), "n"(kBits));
+  return r;
+}
+
+// The four-bit codes at bits [shift, shift + 4) of each 16-bit half of `word` as an exact
+// f16 pair: 0x6400 | c is 1024 + c, then 1024 is subtracted.
+__device__ __forceinline__ __half2 codes4(uint32_t word, int shift) {
+  return __hsub2_rn(u32_as_half2(and_or<0x000F000Fu, kHalf1024x2>(word >> shift)), u32_as_half2(kHalf1024x2));
+}
+// The codes at bits 4-7 of each half without a shift: 0x5400 | (c << 4) is the f16 64 + c
+// (under the exponent of 64, mantissa bit 4 is worth 1), then 64 is subtracted. With
+// codes4(w, 0) and both for w >> 8, a word's four code pairs take one shift, not three.
+constexpr uint32_t kHalf64x2 = 0x54005400u;  // f16 64 in both halves
+__device__ __forceinline__ __half2 codes4_high(uint32_t word) {
+  return __hsub2_rn(u32_as_half2(and_or<0x00F000F0u, kHalf64x2>(word)), u32_as_half2(kHalf64x2));
+}
+
+// Eight bytes from a 2-byte aligned address, kept as three aligned words so that the loads
+// can be in flight while the warp does other work; join8 realigns them.
+struct Raw8 {
+  uint32_t w0, w1, w2, shift;
+};
+// w: the word at or just below the eight bytes, shift: 16 when they start 2 bytes past it.
+template <class M>
+__device__ __forceinline__ Raw8 load8_words(const uint32_t* w, uint32_t shift) {
+  Raw8 r;
+  r.shift = shift;
+  r.w0 = M::u32(w);
+  r.w1 = M::u32(w + 1);
+  r.w2 = M::kRing || shift ? M::u32(w + 2) : 0u;  // in global memory never past the eight bytes' last word
+  return r;
+}
+__device__ __forceinline__ uint2 join8(const Raw8& r) {
+  return make_uint2(__funnelshift_r(r.w0, r.w1, r.shift), __funnelshift_r(r.w1, r.w2, r.shift));
+}
+
+// A step's mmas alternate between two accumulators (mma m into m % 2), so that a warp's
+// mmas are two dependent chains instead of one; the two are added at the end of a row's
+// steps. (The streamed kernel, H100, tg128 of the 8B q4_k_m: one chain 308.9 / 307.9, two
+// 318.8 / 322.5, four 316.6 / 315.4.)
+constexpr int kAccs = 2;
+__device__ __forceinline__ float combine(const float (&acc)[kAccs][4], int i) {
+  float v = acc[0][i];
+#pragma unroll
+  for (int a = 1; a < kAccs; ++a) v += acc[a][i];
+  return v;
+}
+__device__ __forceinline__ void zero(float (&acc)[kAccs][4]) {
+#pragma unroll
+  for (int a = 0; a < kAccs; ++a) acc[a][0] = acc[a][1] = acc[a][2] = acc[a][3] = 0.0f;
+}
+
+// ---- formats --------------------------------------------------------------------------
+// Each format F gives: kStep (weights of a row per step), Raw (one row's bytes of one
+// step for lane quad q), load(row, step, q), group(m, q) (which float4 of the step's
+// activations feeds mma m of quad q), kPairStride (the B pair of a float4 (x0, x2), (x1, x3)
+// for 2, (x0, x1), (x2, x3) for 1) and step(): the mmas of one step.
+
+// Q4_K: a step is a super-block; quad q takes code bytes 32q..32q+31 (low nibbles:
+// sub-block 2q, high: 2q+1). Word i of them gives the pairs (4i, 4i+2), (4i+1, 4i+3) of
+// either sub-block.
+struct Q4K {
+  static constexpr int kStep = 256, kMmas = 16, kPairStride = 2;
+  static constexpr int64_t kBlockBytes = 144;
+  static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 144;  // streamed kernel: 8 super-blocks a copy
+  struct Raw {
+    uint4 head, c0, c1;
+  };
+  template <class M = FromGlobal>
+  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
+    const uint8_t* b = row + s * kBlockBytes;
+    return Raw{M::u128(b), M::u128(b + 16 + 32 * q), M::u128(b + 32 + 32 * q)};
+  }
+  // mma m = 2i + h: word i, low (h = 0) or high nibbles; activations k = 64q + 32h + 4i ...
+  __device__ __forceinline__ static int group(int m, int q) { return 16 * q + 8 * (m & 1) + (m >> 1); }
+  // (a, m) of sub-blocks 2q and 2q+1: a = rn(d·sc), m = rn(dmin·mn), as half2 pairs.
+  __device__ __forceinline__ static void factors(const uint4& h, int q, __half2& a, __half2& mn) {
+    const bool lo = q < 2;
+    const uint32_t scw = lo ? (h.y & 0x3F3F3F3Fu) : and_or<0x0F0F0F0Fu>(h.w, (h.y >> 2) & 0x30303030u);
+    const uint32_t mw = lo ? (h.z & 0x3F3F3F3Fu) : and_or<0x0F0F0F0Fu>(h.w >> 4, (h.z >> 2) & 0x30303030u);
+    const uint32_t sel = (q & 1) ? 0x4342u : 0x4140u;  // bytes 2(q&1), 2(q&1)+1 under an f16 1024
+    const __half2 k1024 = u32_as_half2(kHalf1024x2), dd = u32_as_half2(h.x);
+    a = __hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(scw, 0x64646464u, sel)), k1024), __low2half2(dd));
+    mn = __hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(mw, 0x64646464u, sel)), k1024), __high2half2(dd));
+  }
+  template <class X>
+  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
+    __half2 aa, ma, ab, mb;
+    factors(ra.head, q, aa, ma);
+    factors(rb.head, q, ab, mb);
+    const __half2 a0 = __low2half2(aa), a1 = __high2half2(aa), n0 = __hneg2(__low2half2(ma)), n1 = __hneg2(__high2half2(ma));
+    const __half2 b0 = __low2half2(ab), b1 = __high2half2(ab), p0 = __hneg2(__low2half2(mb)), p1 = __hneg2(__high2half2(mb));
+    const uint32_t wa[8] = {ra.c0.x, ra.c0.y, ra.c0.z, ra.c0.w, ra.c1.x, ra.c1.y, ra.c1.z, ra.c1.w};
+    const uint32_t wb[8] = {rb.c0.x, rb.c0.y, rb.c0.z, rb.c0.w, rb.c1.x, rb.c1.y, rb.c1.z, rb.c1.w};
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint2 xl = x.get(s, 2 * i, q), xh = x.get(s, 2 * i + 1, q);
+      const uint32_t wa8 = wa[i] >> 8, wb8 = wb[i] >> 8;
+      const uint32_t fl[4] = {half2_as_u32(__hfma2(codes4(wa[i], 0), a0, n0)), half2_as_u32(__hfma2(codes4(wb[i], 0), b0, p0)),
+                              half2_as_u32(__hfma2(codes4(wa8, 0), a0, n0)), half2_as_u32(__hfma2(codes4(wb8, 0), b0, p0))};
+      mma_16816(acc[(2 * i) % kAccs], fl, xl.x, xl.y);
+      const uint32_t fh[4] = {half2_as_u32(__hfma2(codes4_high(wa[i]), a1, n1)), half2_as_u32(__hfma2(codes4_high(wb[i]), b1, p1)),
+                              half2_as_u32(__hfma2(codes4_high(wa8), a1, n1)), half2_as_u32(__hfma2(codes4_high(wb8), b1, p1))};
+      mma_16816(acc[(2 * i + 1) % kAccs], fh, xh.x, xh.y);
+    }
+  }
+};
+
+// Q6_K: a step is half a super-block (128 weights, h = s % 2); quad q takes l = 8q..8q+7
+// of its ql bytes at 64h + l (quarters 0 and 2) and 64h + 32 + l (quarters 1 and 3) and qh
+// bytes 32h + l (two bits per quarter). Blocks are 210 bytes, so only 2-byte aligned.
+struct Q6K {
+  static constexpr int kStep = 128, kMmas = 8, kPairStride = 2;
+  static constexpr int64_t kBlockBytes = 210;
+  static constexpr int kChunkSteps = 16, kChunkRowBytes = 8 * 210;  // 8 super-blocks: 16-byte multiple
+  struct Raw {
+    Raw8 a, b, h, sc;
+    uint32_t d;
+  };
+  template <class M = FromGlobal>
+  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
+    const uint8_t* blk = row + (s >> 1) * kBlockBytes;
+    const int h = static_cast<int>(s & 1), l = 8 * q;
+    Raw r;
+    // Every piece read sits a multiple of 8 bytes into the block, so all share the block's
+    // misalignment: in a ring stage (rows 4-byte aligned) the parity of the block's index.
+    // Stepping back by pointer arithmetic (not through an integer) keeps the address
+    // space, so a stage is read with LDS, not generic loads.
+    const uint32_t mis = M::kRing ? static_cast<uint32_t>((s >> 1) & 1) * 2
+                                  : static_cast<uint32_t>(reinterpret_cast<uintptr_t>(blk) & 2);
+    const uint32_t* w = reinterpret_cast<const uint32_t*>(blk - mis);
+    r.a = load8_words<M>(w + (64 * h + l) / 4, mis * 8);
+    r.b = load8_words<M>(w + (64 * h + 32 + l) / 4, mis * 8);
+    r.h = load8_words<M>(w + (128 + 32 * h + l) / 4, mis * 8);
+    r.sc = load8_words<M>(w + (192 + 8 * h) / 4, mis * 8);
+    r.d = M::u16(blk + 208);
+    return r;
+  }
+  // mma m = 2c + wi: quarter c, word wi; activations k = 32c + 8q + 4wi.
+  __device__ __forceinline__ static int group(int m, int q) { return 8 * (m >> 1) + 2 * q + (m & 1); }
+  // a = rn(d·sc) of quarters (0, 1) and (2, 3): scale bytes q/2 + 2c of the half's eight.
+  __device__ __forceinline__ static void factors(const Raw& r, int q, __half2& a01, __half2& a23) {
+    const uint2 sc = join8(r.sc);
+    const uint32_t b = static_cast<uint32_t>(q >> 1);
+    const uint32_t sel = b | 0x40u | ((b + 2) << 8) | 0x4000u;
+    const __half2 off = __floats2half2_rn(1152.0f, 1152.0f);  // 1024 + 128: signed bytes
+    const __half2 dd = __half2half2(__ushort_as_half(static_cast<unsigned short>(r.d)));
+    a01 = __hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(sc.x ^ 0x80808080u, 0x64646464u, sel)), off), dd);
+    a23 = __hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(sc.y ^ 0x80808080u, 0x64646464u, sel)), off), dd);
+  }
+  // The high two bits of the four quarters of a qh word, shifted so that one mask puts
+  // them under the codes: quarters 0 and 1 (codes at bits 0-3) want them at bits 4-5,
+  // quarters 2 and 3 (codes at bits 4-7, read under the exponent of 64) at bits 8-9; the
+  // bytes 1 and 3 of a word (r4, r6) as the bytes 0 and 2 (s4, s2). Four shifts a word.
+  struct HighBits {
+    uint32_t s4, s2, r4, r6;
+  };
+  __device__ __forceinline__ static HighBits high_bits(uint32_t qh) { return {qh << 4, qh << 2, qh >> 4, qh >> 6}; }
+  // The f16 pair (q−32)·a of quarter c of bytes 0 and 2 (`upper` false) or 1 and 3 of a
+  // word, `ql8` = ql >> 8: 1024 + q or 64 + q built exactly, 1056 or 96 subtracted.
+  __device__ __forceinline__ static uint32_t pair(uint32_t ql, uint32_t ql8, const HighBits& h, int c, bool upper,
+                                                  __half2 a) {
+    const uint32_t codes = upper ? ql8 : ql;
+    const uint32_t hb = upper ? ((c & 1) ? h.r6 : h.r4) : ((c & 1) ? h.s2 : h.s4);
+    const uint32_t bits = c < 2 ? and_or<0x00300030u>(hb, and_or<0x000F000Fu, kHalf1024x2>(codes))
+                                : and_or<0x03000300u>(hb, and_or<0x00F000F0u, kHalf64x2>(codes));
+    const __half2 off = c < 2 ? __floats2half2_rn(1056.0f, 1056.0f) : __floats2half2_rn(96.0f, 96.0f);
+    return half2_as_u32(__hmul2_rn(__hsub2_rn(u32_as_half2(bits), off), a));
+  }
+  template <class X>
+  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
+    __half2 fa[2], fb[2];
+    factors(ra, q, fa[0], fa[1]);
+    factors(rb, q, fb[0], fb[1]);
+    const uint2 la = join8(ra.a), lb = join8(ra.b), ha = join8(ra.h);
+    const uint2 mla = join8(rb.a), mlb = join8(rb.b), mha = join8(rb.h);
+#pragma unroll
+    for (int wi = 0; wi < 2; ++wi) {
+      const uint32_t qa = wi ? la.y : la.x, qb = wi ? lb.y : lb.x;
+      const uint32_t ra_ = wi ? mla.y : mla.x, rb_ = wi ? mlb.y : mlb.x;
+      const HighBits hq = high_bits(wi ? ha.y : ha.x), hr = high_bits(wi ? mha.y : mha.x);
+      const uint32_t qa8 = qa >> 8, qb8 = qb >> 8, ra8 = ra_ >> 8, rb8 = rb_ >> 8;
+#pragma unroll
+      for (int c = 0; c < 4; ++c) {
+        // quarter c: low nibbles (c < 2) or high nibbles of ql range a (c even) or b (c odd)
+        const uint32_t qlw = (c & 1) ? qb : qa, rlw = (c & 1) ? rb_ : ra_;
+        const uint32_t qlw8 = (c & 1) ? qb8 : qa8, rlw8 = (c & 1) ? rb8 : ra8;
+        const __half2 aa = (c >> 1) ? ((c & 1) ? __high2half2(fa[1]) : __low2half2(fa[1]))
+                                    : ((c & 1) ? __high2half2(fa[0]) : __low2half2(fa[0]));
+        const __half2 ab = (c >> 1) ? ((c & 1) ? __high2half2(fb[1]) : __low2half2(fb[1]))
+                                    : ((c & 1) ? __high2half2(fb[0]) : __low2half2(fb[0]));
+        const uint32_t f[4] = {pair(qlw, qlw8, hq, c, false, aa), pair(rlw, rlw8, hr, c, false, ab),
+                               pair(qlw, qlw8, hq, c, true, aa), pair(rlw, rlw8, hr, c, true, ab)};
+        const uint2 xv = x.get(s, 2 * c + wi, q);
+        mma_16816(acc[(4 * wi + c) % kAccs], f, xv.x, xv.y);
+      }
+    }
+  }
+};
+
+// F16: a step is 128 weights; quad q takes 32q..32q+31 as four 16-byte loads, pairs in order.
+struct F16 {
+  static constexpr int kStep = 128, kMmas = 8, kPairStride = 1;
+  static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 256;
+  struct Raw {
+    uint4 v[4];
+  };
+  template <class M = FromGlobal>
+  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
+    const uint8_t* p = row + (s * kStep + 32 * q) * 2;
+    return Raw{{M::u128(p), M::u128(p + 16), M::u128(p + 32), M::u128(p + 48)}};
+  }
+  // mma m = 2j + u: load j, its half u; activations k = 32q + 8j + 4u.
+  __device__ __forceinline__ static int group(int m, int q) { return 8 * q + m; }
+  template <class X>
+  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const uint2 x0 = x.get(s, 2 * j, q), x1 = x.get(s, 2 * j + 1, q);
+      const uint32_t f0[4] = {ra.v[j].x, rb.v[j].x, ra.v[j].y, rb.v[j].y};
+      mma_16816(acc[(2 * j) % kAccs], f0, x0.x, x0.y);
+      const uint32_t f1[4] = {ra.v[j].z, rb.v[j].z, ra.v[j].w, rb.v[j].w};
+      mma_16816(acc[(2 * j + 1) % kAccs], f1, x1.x, x1.y);
+    }
+  }
+};
+
+// ---- activations ------------------------------------------------------------------------
+
+// B fragment of one mma from the four activations of float4 group f: rounded to f16 pairs.
+template <int kPairStride>
+__device__ __forceinline__ uint2 b_pair(float4 v) {
+  return kPairStride == 2 ? make_uint2(pack_half2(v.x, v.z), pack_half2(v.y, v.w))
+                          : make_uint2(pack_half2(v.x, v.y), pack_half2(v.z, v.w));
+}
+
+// One token, staged: entry (step, m, q) of shared memory holds mma m's B pair for quad q.
+template <class F>
+struct StagedX {
+  const uint2* xs;
+  __device__ uint2 get(int64_t s, int m, int q) const { return xs[(s * F::kMmas + m) * 4 + q]; }
+};
+
+// Any token, straight from global memory (the lane's own column).
+template <class F>
+struct DirectX {
+  const float* xt;
+  __device__ uint2 get(int64_t s, int m, int q) const {
+    return b_pair<F::kPairStride>(__ldg(reinterpret_cast<const float4*>(xt + s * F::kStep) + F::group(m, q)));
+  }
+};
+
+// ---- kernel ------------------------------------------------------------------------------
+
+// Shared memory of the streamed kernel: its barriers, the staged activations, the ring.
+__host__ __device__ constexpr int64_t ring_bars_bytes(int n_stages) { return (16 * int64_t{n_stages} + 127) / 128 * 128; }
+template <class F>
+__host__ __device__ constexpr int64_t ring_x_bytes(int64_t n_steps) {
+  return (n_steps * F::kMmas * 4 * 8 + 127) / 128 * 128;
+}
+template <class F>
+constexpr int64_t ring_stage_bytes() { return 16 * (F::kChunkRowBytes + 16); }
+
+// Up to three matrices that share their input (q, k, v; gate, up) in one launch: block x
+// of the grid takes a 16-row tile of matrix m, first_tile[m] <= x < first_tile[m + 1].
+// A row's result does not depend on the company it is launched in.
+struct GemvGroup {
+  static constexpr int kMax = 3;
+  const uint8_t* w[kMax];
+  int64_t row_bytes[kMax], n_rows[kMax], ldy[kMax];
+  float* y[kMax];
+  int first_tile[kMax + 1];
+  int64_t n;  // 64 bits: no padding, so a step record holds defined bytes
+  // The matrix whose tiles include `tile`.
+  __device__ __forceinline__ int matrix_of(int tile) const {
+    int mat = 0;
+    while (mat + 1 < n && tile >= first_tile[mat + 1]) ++mat;
+    return mat;
+  }
+};
+
+// One token's activations as f16 pairs in shared memory, in the order the steps read them
+// (StagedX); the whole block takes part and waits for the others.
+template <class F>
+__device__ __forceinline__ void fill_x(uint2* xs, const float* __restrict__ x, int64_t n_steps, int tid, int n_threads) {
+  const int64_t entries = n_steps * F::kMmas * 4;
+  for (int64_t i = tid; i < entries; i += n_threads) {
+    const int64_t s = i / (F::kMmas * 4);
+    const int m = static_cast<int>((i / 4) % F::kMmas), qq = static_cast<int>(i % 4);
+    xs[i] = b_pair<F::kPairStride>(__ldg(reinterpret_cast<const float4*>(x + s * F::kStep) + F::group(m, qq)));
+  }
+}
+template <class F>
+__device__ __forceinline__ void stage_x(uint2* xs, const float* __restrict__ x, int64_t n_steps) {
+  fill_x<F>(xs, x, n_steps, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x));
+  __syncthreads();
+}
+
+// The two halves of a tile's end in the kernels that loop over tiles (one token: every
+// column of acc is the same, column 0 kept). put_rows: the warp's rows g and g + 8 into
+// part[warp]. add_parts_and_store (lanes 0-15 of one warp): the W parts added in warp
+// order, the 16 rows stored.
+template <int W>
+__device__ __forceinline__ void put_rows(float (&part)[W][16], const float (&acc)[kAccs][4]) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (lane % 4 == 0) {
+    part[warp][lane / 4] = combine(acc, 0);
+    part[warp][lane / 4 + 8] = combine(acc, 2);
+  }
+}
+// What a kernel may store beside each row (side(mat, row, value)); none by default.
+struct NoSideStore {
+  __device__ __forceinline__ void operator()(int, int64_t, float) const {}
+};
+template <int W, class Side = NoSideStore>
+__device__ __forceinline__ void add_parts_and_store(const float (&part)[W][16], const GemvGroup& grp, int tile,
+                                                    Side side = {}) {
+  const int lane = threadIdx.x % 32;
+  if (lane >= 16) return;
+  const int mat = grp.matrix_of(tile);
+  const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane;
+  float v = part[0][lane];
+#pragma unroll
+  for (int w = 1; w < W; ++w) v += part[w][lane];
+  if (r < grp.n_rows[mat]) {
+    grp.y[mat][r] = v;
+    side(mat, r, v);
+  }
+}
+
+// Tile ends in flight in the streamed kernel (store_tile_async).
+constexpr int kRingParts = 4;
+
+// Barrier 1 over the first n threads of the block (the consumer warps of the streamed
+// kernel; barrier 0 is __syncthreads).
+__device__ __forceinline__ void sync_threads_of(int n) { asm volatile("bar.sync 1, %0;" ::"r"(n) : "memory"); }
+
+// The end of tile j in the streamed kernel, without a barrier over the computing warps:
+// each warp puts its rows g and g + 8 into part[j % kRingParts] and arrives on that
+// part's full barrier; warp j % W waits for all W, adds the parts in warp order (the sums
+// of store_tile) and stores the 16 rows, then frees the part. A warp only waits when it
+// comes back to a part still being read, kRingParts tiles later; so the warps drift
+// apart by up to the ring's depth instead of meeting at every tile.
+template <int W, class Side = NoSideStore>
+__device__ __forceinline__ void store_tile_async(float (&part)[kRingParts][W][16], uint32_t bars,
+                                                 const float (&acc)[kAccs][4], const GemvGroup& grp, int tile, int j,
+                                                 Side side = {}) {
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, b = j % kRingParts, round = j / kRingParts;
+  const uint32_t full = bars + 8u * b, empty = bars + 8u * (kRingParts + b);
+  if (round > 0) wg::mbar_wait(empty, (round - 1) & 1);
+  put_rows<W>(part[b], acc);
+  __syncwarp();
+  if (lane == 0) wg::mbar_arrive(full);
+  if (warp == j % W) {
+    wg::mbar_wait(full, round & 1);
+    add_parts_and_store<W>(part[b], grp, tile, side);
+    __syncwarp();
+    if (lane == 0) wg::mbar_arrive(empty);
+  }
+}
+
+}  // namespace
+}  // namespace greta::cuda
