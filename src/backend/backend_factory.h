@@ -14,7 +14,9 @@ namespace greta {
 // cache and exact the f32 contract throughout; the CPU backend has only the exact contract
 // and refuses "fast". InputError when "cuda" is asked for and this build has no CUDA
 // backend or the machine has no CUDA device, and for an unknown name or precision.
-// On CUDA, decode steps replay as CUDA graphs unless the environment sets GRETA_CUDA_GRAPHS=0.
+// On CUDA, decode steps replay as CUDA graphs unless the environment sets GRETA_CUDA_GRAPHS=0,
+// and their products run as decode chains (an experiment, slower so far) if it sets
+// GRETA_CUDA_CHAIN=1.
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads, const std::string& precision = "");
 
 // Whether this build contains the CUDA backend.

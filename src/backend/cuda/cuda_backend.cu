@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "backend/cuda/cuda_chain_queue.h"
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/cuda_step_graphs.h"
 #include "greta/error.h"
@@ -65,13 +66,23 @@ CudaBackend::CudaBackend(int device, CudaOptions options) : device_(device), opt
   sm_major_ = prop.major;
   sm_minor_ = prop.minor;
   if (options_.graphs) graphs_ = std::make_unique<StepGraphs>();
+  if (options_.chain && options_.tensor_cores && sm_major_ >= 9) {
+    const size_t bytes = 2 * sizeof(unsigned);
+    check(cudaMalloc(&chain_counters_, bytes), "cudaMalloc (chain counters)");
+    check(cudaMemset(chain_counters_, 0, bytes), "cudaMemset");
+    chain_ = std::make_unique<ChainQueue>(chain_counters_, [this](int64_t n) {
+      return static_cast<float*>(scratch(chain_silu_, static_cast<size_t>(n) * sizeof(float)));
+    });
+  }
 }
 
 CudaBackend::~CudaBackend() {
   cudaDeviceSynchronize();
   graphs_.reset();
+  chain_.reset();
+  if (chain_counters_) cudaFree(chain_counters_);
   for (void* p : weights_) cudaFree(p);
-  for (Scratch* s : {&tokens_, &positions_, &cos_sin_, &partial_, &w16_, &x16_})
+  for (Scratch* s : {&tokens_, &positions_, &cos_sin_, &partial_, &w16_, &x16_, &chain_silu_})
     if (s->ptr) cudaFree(s->ptr);
   for (Stage& st : stages_) {
     if (st.host) cudaFreeHost(st.host);
@@ -170,6 +181,7 @@ Act CudaBackend::alloc(int64_t rows, int64_t cols) {
 }
 
 void CudaBackend::release(Act a) {
+  settle();
   if (a.data) check(cudaFree(a.data), "cudaFree");
 }
 
@@ -190,6 +202,7 @@ KvCache CudaBackend::alloc_cache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim
 }
 
 void CudaBackend::free_cache(KvCache& cache) {
+  settle();
   for (auto* side : {&cache.k, &cache.v})
     for (void* p : *side) check(cudaFree(p), "cudaFree");
   cache.k.clear();
@@ -197,6 +210,7 @@ void CudaBackend::free_cache(KvCache& cache) {
 }
 
 void CudaBackend::read_cache(const KvCache& cache, int layer, int64_t rows, float* k, float* v) {
+  settle();
   if (skip_while_recording()) return;
   const int64_t n = rows * cache.kv_dim;
   if (cache.type == TensorType::F32) {
@@ -229,27 +243,34 @@ RoutePrecision CudaBackend::precision(Route route) const {
 }
 
 void CudaBackend::to_host(Act src, int64_t first_row, int64_t n_rows, float* dst) {
+  settle();
   if (skip_while_recording()) return;
   check(cudaMemcpy(dst, src.row(first_row), act_bytes(n_rows, src.cols), cudaMemcpyDeviceToHost), "to_host");
 }
 
 void CudaBackend::from_host(const float* src, Act dst, int64_t first_row, int64_t n_rows) {
+  settle();
   if (skip_while_recording()) return;
   check(cudaMemcpy(dst.row(first_row), src, act_bytes(n_rows, dst.cols), cudaMemcpyHostToDevice), "from_host");
 }
 
 void CudaBackend::embed(const Weight& table, const int32_t* tokens, int64_t n, Act out) {
+  settle();
   require(table.cols % 8 == 0 && out.cols == table.cols, "embed needs a table width that is a multiple of 8");
   const auto* d_tokens = static_cast<const int32_t*>(input(tokens_, tokens, static_cast<size_t>(n) * sizeof(int32_t)));
   launch_embed(table.type, table.data, table.row_bytes(), table.cols, d_tokens, n, out.data);
 }
 
 void CudaBackend::rmsnorm(Act x, const Weight& w, float eps, Act out) {
+  settle();
   require(w.type == TensorType::F32 && w.rows * w.cols == x.cols, "rmsnorm needs an f32 weight of the row width");
   launch_rmsnorm(x.data, static_cast<const float*>(w.data), eps, x.rows, x.cols, out.data);
 }
 
 void CudaBackend::matmul(const Weight& w, Act x, Act out, Route route) {
+  const Product p{&w, out};
+  if (chain_products(&p, 1, x, route)) return;
+  settle();
   const bool plain = w.type == TensorType::F32 || w.type == TensorType::F16 || w.type == TensorType::BF16;
   require(x.cols >= w.cols && out.cols >= w.rows, "matmul shapes do not fit");
   require(plain || (reinterpret_cast<uintptr_t>(x.data) % 16 == 0 && x.cols % 4 == 0),
@@ -283,6 +304,8 @@ bool CudaBackend::f16_gemv(const Weight& w, Act x, Route route) const {
 }
 
 void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
+  if (chain_products(products, n, x, route)) return;
+  settle();
   // Products that take the same tensor-core GEMV (format and width) go in one launch, the
   // others alone (q and k of Q4_K with v of Q6_K: two launches): each row's result is the
   // same as in its own launch.
@@ -314,12 +337,14 @@ void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
 }
 
 void CudaBackend::rope(Act x, int head_dim, int rope_dim, const float* cos_sin) {
+  settle();
   const size_t n = static_cast<size_t>(x.rows) * static_cast<size_t>(rope_dim / 2) * 2;
   const void* d = input(cos_sin_, cos_sin, n * sizeof(float));
   launch_rope(x.data, x.rows, x.cols, head_dim, rope_dim, static_cast<const float*>(d));
 }
 
 void CudaBackend::kv_store(KvCache& cache, int layer, Act k, Act v, const int32_t* pos) {
+  settle();
   const auto* d_pos = static_cast<const int32_t*>(input(positions_, pos, static_cast<size_t>(k.rows) * sizeof(int32_t)));
   launch_kv_store(k.data, v.data, k.rows, cache.kv_dim, d_pos, cache.k[layer], cache.v[layer],
                   cache.type == TensorType::F16);
@@ -327,12 +352,18 @@ void CudaBackend::kv_store(KvCache& cache, int layer, Act k, Act v, const int32_
 
 void CudaBackend::add_rmsnorm(Act a, Act b, Act sum_out, const Weight& w, float eps, Act norm_out) {
   require(w.type == TensorType::F32 && w.rows * w.cols == a.cols, "rmsnorm needs an f32 weight of the row width");
+  if (chain_on_ && a.rows == 1) {  // the next product may stage it
+    chain_->add_rmsnorm(a.data, b.data, sum_out.data, static_cast<const float*>(w.data), eps, a.cols, norm_out.data);
+    return;
+  }
+  settle();
   launch_add_rmsnorm(a.data, b.data, sum_out.data, static_cast<const float*>(w.data), eps, a.rows, a.cols,
                      norm_out.data);
 }
 
 void CudaBackend::rope_qk_store(Act q, Act k, Act v, KvCache& cache, int layer, const int32_t* pos, int head_dim,
                                 int rope_dim, const float* cos_sin) {
+  settle();
   if (head_dim % 2 != 0 || k.cols != cache.kv_dim) {  // the fused kernel works on whole pairs of cache rows
     Backend::rope_qk_store(q, k, v, cache, layer, pos, head_dim, rope_dim, cos_sin);
     return;
@@ -346,6 +377,7 @@ void CudaBackend::rope_qk_store(Act q, Act k, Act v, KvCache& cache, int layer, 
 
 void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer, const int32_t* pos,
                             const AttentionShape& s, Act out, int kv_shift) {
+  settle();
   require(s.head_dim <= 256 && s.n_kv_heads > 0 && s.n_heads % s.n_kv_heads == 0, "attention needs head_dim <= 256");
   AttentionArgs a;
   a.q = q.data;
@@ -390,24 +422,87 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
   launch_attention(a, n_splits, split_len, partial);
 }
 
-void CudaBackend::swiglu(Act gate, Act up, Act out) { launch_swiglu(gate.data, up.data, gate.rows * gate.cols, out.data); }
+void CudaBackend::swiglu(Act gate, Act up, Act out) {
+  if (chain_on_ && gate.rows == 1) {  // the next product may stage it
+    chain_->swiglu(gate.data, up.data, gate.cols, out.data);
+    return;
+  }
+  settle();
+  launch_swiglu(gate.data, up.data, gate.rows * gate.cols, out.data);
+}
 
-void CudaBackend::add(Act a, Act b, Act out) { launch_add(a.data, b.data, a.rows * a.cols, out.data); }
+void CudaBackend::add(Act a, Act b, Act out) {
+  settle();
+  launch_add(a.data, b.data, a.rows * a.cols, out.data);
+}
 
-void CudaBackend::scale(Act x, float s) { launch_scale(x.data, x.rows * x.cols, s); }
+void CudaBackend::scale(Act x, float s) {
+  settle();
+  launch_scale(x.data, x.rows * x.cols, s);
+}
 
 void CudaBackend::copy(Act src, Act dst) {
+  settle();
   if (src.data == dst.data || skip_while_recording()) return;
   check(cudaMemcpyAsync(dst.data, src.data, act_bytes(src.rows, src.cols), cudaMemcpyDeviceToDevice,
                         static_cast<cudaStream_t>(launch_queue().stream)),
         "copy");
 }
 
-void CudaBackend::synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+void CudaBackend::synchronize() {
+  settle();
+  check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+}
+
+int64_t CudaBackend::chain_launches() const { return chain_ ? chain_->launches() : 0; }
+
+void CudaBackend::settle() {
+  if (chain_) chain_->flush();
+}
+
+bool CudaBackend::chain_products(const Product* products, int n, Act x, Route route) {
+  if (!chain_on_ || x.rows != 1 || n < 1 || n > 3 * kChainMaxProducts) return false;
+  // Grouped as matmuls groups them (one format and width a launch), each group one product
+  // of the chain.
+  ChainProduct groups[kChainMaxProducts];
+  int m = 0;
+  uint64_t done = 0;
+  for (int i = 0; i < n; ++i) {
+    if (done >> i & 1) continue;
+    const Weight& wi = *products[i].w;
+    if (m == kChainMaxProducts) return false;
+    ChainProduct& g = groups[m++];
+    g = ChainProduct{wi.type, {}, 0, wi.cols, {}};
+    for (int j = i; j < n && g.n < 3; ++j) {
+      const Product& p = products[j];
+      if ((done >> j & 1) || p.w->type != wi.type || p.w->cols != wi.cols) continue;
+      if (!f16_gemv(*p.w, x, route) || x.cols < p.w->cols || p.out.cols < p.w->rows) return false;
+      g.targets[g.n++] = GemvTarget{p.w->data, p.w->row_bytes(), p.w->rows, p.out.data, p.out.cols};
+      done |= uint64_t{1} << j;
+    }
+    if (!ChainQueue::takes(g.type, g.k) || !decode_chain_fits(&g, 1)) return false;
+  }
+  chain_->products(groups, m, x.data);
+  return true;
+}
 
 void CudaBackend::run_step(const StepInputs& in, const std::function<void()>& ops) {
-  if (graphs_) graphs_->run(in, ops);
-  else ops();
+  // The chain collects the step's products and launches them at the next op that cannot
+  // join it, and at the step's end.
+  const std::function<void()> step = [&] {
+    settle();
+    chain_on_ = chain_ != nullptr;
+    try {
+      ops();
+    } catch (...) {
+      chain_on_ = false;
+      throw;
+    }
+    chain_on_ = false;
+    settle();
+  };
+  if (graphs_) graphs_->run(in, step);
+  else step();
 }
 
 std::string CudaBackend::step_summary() const {

@@ -25,9 +25,14 @@ struct CudaOptions {
   bool tensor_cores = true;              // Route::Gemm matmul and attention on tensor cores (f16 operands)
   TensorType kv_type = TensorType::F16;  // F16 or F32
   bool graphs = true;                    // run_step replays steps as CUDA graphs (same bits either way)
+  // run_step runs the one-token products between two attentions, with the add + rmsnorm
+  // and SwiGLU between them, as one decode chain launch (sm_90; same bits either way).
+  // Off by default: slower so far (cuda_decode_chain.cu).
+  bool chain = false;
 };
 
 class StepGraphs;
+class ChainQueue;
 
 class CudaBackend final : public Backend {
  public:
@@ -71,12 +76,19 @@ class CudaBackend final : public Backend {
   std::string step_summary() const override;
   // The graphs of run_step (nullptr with options().graphs off), for tests.
   const StepGraphs* step_graphs() const { return graphs_.get(); }
+  // Decode chains launched or recorded so far (0 without them), for tests.
+  int64_t chain_launches() const;
   int64_t device_memory_in_use() const override;
   // Tensor-core prefill converts each weight matrix per call: 2048-row chunks spread that.
   int64_t preferred_chunk_rows() const override { return options_.tensor_cores ? 2048 : 512; }
 
  private:
   bool f16_gemv(const Weight& w, Act x, Route route) const;
+  // Inside run_step: queues one-token products on the decode chain (false: they cannot
+  // join one, and nothing was queued).
+  bool chain_products(const Product* products, int n, Act x, Route route);
+  // Launches whatever the chain holds; every op that does not join the chain calls it first.
+  void settle();
   // A device buffer reused across calls, grown on demand (small per-call inputs: token
   // ids, positions, the RoPE table, attention partials), with the bytes last uploaded
   // into it so that an identical upload (the same positions for kv_store and attention,
@@ -112,7 +124,11 @@ class CudaBackend final : public Backend {
   std::vector<void*> weights_;  // freed with the backend
   Scratch tokens_, positions_, cos_sin_, partial_;
   std::unique_ptr<StepGraphs> graphs_;
+  std::unique_ptr<ChainQueue> chain_;  // sm_90 with tensor cores and options.chain
+  unsigned* chain_counters_ = nullptr;
+  bool chain_on_ = false;  // inside run_step
   Scratch w16_, x16_;  // f16 operands of the tensor-core matmul (weights dequantized per call)
+  Scratch chain_silu_;  // silu(gate) of a decode chain's SwiGLU
   // Rows up to which a Route::Gemm product runs the GEMV kernel (a logits row): converting
   // a whole matrix to f16 for one row costs more than reading it once.
   static constexpr int64_t kGemvRowsInGemmRoute = 8;

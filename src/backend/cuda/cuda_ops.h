@@ -49,6 +49,44 @@ void launch_gemv_f16_group(TensorType type, const GemvTarget* targets, int n, in
 void launch_gemm(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x,
                  int64_t ldx, int64_t n_tokens, float* y, int64_t ldy);
 
+// The decode chain (cuda_decode_chain.cu): the one-token products of a stretch of a decode
+// step (o, gate + up, down, the next layer's q, k, v) in one persistent launch, with the
+// add + rmsnorm or SwiGLU before a product computed while its input is staged. A producer
+// warp per multiprocessor streams the weights of every product in turn, so the copies of a
+// product start while the one before it still computes, and the stages meet at a barrier
+// over the grid instead of a kernel boundary. Each row keeps the streamed GEMV's bits and
+// each row op the stand-alone kernel's (cuda_row_ops.cuh).
+struct ChainInput {
+  enum Kind : int64_t { Plain = 0, AddNorm = 1, Swiglu = 2 };
+  int64_t kind = Plain;
+  const float* x = nullptr;     // Plain: the input row; AddNorm: a; Swiglu: gate
+  const float* x2 = nullptr;    // AddNorm: b; Swiglu: up
+  float* sum_out = nullptr;     // AddNorm: a + b is written here
+  const float* gain = nullptr;  // AddNorm: the rmsnorm weight
+  float* out = nullptr;         // AddNorm: rmsnorm(a + b); Swiglu: silu(gate) * up; written here
+  int64_t cols = 0;             // AddNorm, Swiglu: the row's length
+  float eps = 0;                // AddNorm
+};
+struct ChainProduct {
+  TensorType type;
+  GemvTarget targets[3];
+  int n;
+  int64_t k;
+  ChainInput input;  // the products of a group share it
+};
+constexpr int kChainMaxProducts = 8;
+// Whether a product of this format and width may join a chain on this device, and an
+// input of this kind (AddNorm: rows up to 4096 and a multiple of 256, both: a multiple of 4
+// wide, as wide as k).
+bool decode_chain_supported(TensorType type, int64_t k);
+bool decode_chain_input_supported(const ChainInput& in, int64_t k);
+// Whether these products fit one launch (the ring of the widest format, the largest input).
+bool decode_chain_fits(const ChainProduct* products, int n);
+// The products in order; counters: two zeroed words of device memory, zero again after
+// the launch (the grid's barrier and exit counts); silu: room for silu_floats floats,
+// where a SwiGLU's silu(gate) is kept when the chain also computes the gate (may be null).
+void launch_decode_chain(const ChainProduct* products, int n, unsigned* counters, float* silu, int64_t silu_floats);
+
 // The tensor-core prefill route: both operands rounded to f16 (round to nearest) in rows of
 // k_pad = mma_k_padded(k) elements, zeros past k, products accumulated in f32 on the
 // tensor cores. f16 values travel as uint16_t bit patterns to keep CUDA types out of here.

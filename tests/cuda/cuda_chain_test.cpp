@@ -1,0 +1,79 @@
+// The decode chain (cuda_decode_chain.cu) runs a decode step's one-token products and the
+// add + rmsnorm and SwiGLU between them in one launch per stretch between two attentions.
+// It must give the logits of the launch-by-launch path bit for bit: on a synthetic model
+// small enough to write in a moment but with rows the chain takes (widths that are
+// multiples of 2048) and the Q4_K_M mix (Q6_K v and down in some layers, so chains mix
+// formats), greedy decode with the chain on, with it on and no graphs, and with it off.
+#include <unistd.h>
+
+#include "backend/cuda/cuda_backend.h"
+#include "cuda_fixture.h"
+#include "synth/synth.h"
+
+namespace greta::test {
+namespace {
+
+class CudaDecodeChain : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!cuda_device_available()) return;
+    synth::SynthOptions o;
+    // vocab, dim, layers, heads, kv_heads, ffn, ctx, rope base: every product 2048 or
+    // 6144 wide, the output matrix too.
+    o.shape = synth::parse_shape("1000,2048,4,16,4,6144,256,10000");
+    o.type = synth::WeightType::parse("q4_k_m");
+    path_ = ::testing::TempDir() + "/chain-q4_k_m-" + std::to_string(::getpid()) + ".gguf";
+    synth::write_synth_model(o, path_);
+  }
+  static void TearDownTestSuite() {
+    if (!path_.empty()) std::remove(path_.c_str());
+  }
+  struct Run {
+    std::vector<std::vector<float>> logits;
+    int64_t chains = 0;
+  };
+  static Run run(bool chain, bool graphs, std::vector<int32_t>& tokens) {
+    cuda::CudaOptions o;
+    o.chain = chain;
+    o.graphs = graphs;
+    cuda::CudaBackend backend(0, o);
+    LlamaModel model(gguf::GgufFile::open(path_), backend);
+    std::vector<int32_t> prompt;
+    for (int i = 0; i < 9; ++i) prompt.push_back(static_cast<int32_t>((7 + 131 * i) % model.config().n_vocab));
+    Session s(model, 64);
+    Run r;
+    r.logits.push_back(s.prefill(prompt));
+    for (int i = 0; i < 12; ++i) {
+      const auto& last = r.logits.back();
+      if (static_cast<int>(tokens.size()) <= i)
+        tokens.push_back(static_cast<int32_t>(std::max_element(last.begin(), last.end()) - last.begin()));
+      r.logits.push_back(s.decode(tokens[i]));
+    }
+    r.chains = backend.chain_launches();
+    return r;
+  }
+  static std::string path_;
+};
+std::string CudaDecodeChain::path_;
+
+TEST_F(CudaDecodeChain, GivesTheLaunchByLaunchLogitsBitForBit) {
+  GRETA_REQUIRE_CUDA();
+  std::vector<int32_t> tokens;
+  const Run off = run(false, true, tokens);
+  const Run on = run(true, true, tokens);
+  const Run direct = run(true, false, tokens);
+  EXPECT_EQ(off.chains, 0);
+  // Per decode step: layer 0's q, k, v, then one chain per later layer (o of the layer
+  // before through q, k, v) and the last layer's o through the logits.
+  EXPECT_GE(direct.chains, 12 * 5) << "the chain never ran";
+  EXPECT_GT(on.chains, 0) << "the chain never ran under graphs";
+  ASSERT_EQ(on.logits.size(), off.logits.size());
+  ASSERT_EQ(direct.logits.size(), off.logits.size());
+  for (size_t i = 0; i < off.logits.size(); ++i) {
+    EXPECT_EQ(on.logits[i], off.logits[i]) << "step " << i;
+    EXPECT_EQ(direct.logits[i], off.logits[i]) << "step " << i << " (no graphs)";
+  }
+}
+
+}  // namespace
+}  // namespace greta::test
