@@ -111,54 +111,26 @@ __device__ __forceinline__ int first_tile(const ChainStage& s) {
 // made the launch slower: a producer claims up to the ring's depth ahead, so the blocks
 // ended a product further apart, not closer.)
 template <class F>
-__device__ __forceinline__ void produce(const ChainStage& s, uint8_t* ring, int64_t slot_bytes, int n_slots,
+__device__ __forceinline__ void produce(const ChainStage& s, uint8_t* ring, uint32_t slot_bytes, int n_slots,
                                         uint32_t full0, uint32_t empty0, int& st, int& round) {
-  constexpr int kPitch = F::kChunkRowBytes + 16;
-  const int lane = threadIdx.x % 32;
-  const GemvGroup& grp = s.grp;
-  const int n_tiles = grp.first_tile[grp.n], n_chunks = static_cast<int>(s.n_steps / F::kChunkSteps);
-  for (int tile = first_tile(s); tile < n_tiles; tile += gridDim.x) {
-    const int mat = grp.matrix_of(tile);
-    const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane % 16;
-    const uint8_t* src = grp.w[mat] + min(r, grp.n_rows[mat] - 1) * grp.row_bytes[mat];  // past the end: a repeat
-    for (int c = 0; c < n_chunks; ++c, st = st + 1 == n_slots ? 0 : st + 1, round += st == 0) {
-      if (round > 0) wg::mbar_wait(empty0 + 8u * st, (round - 1) & 1);
-      if (lane == 0) wg::mbar_arrive_expect_tx(full0 + 8u * st, 16u * F::kChunkRowBytes);
-      __syncwarp();
-      if (lane < 16) {
-        const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(ring + st * slot_bytes + lane * kPitch));
-        wg::bulk_copy_g2s(dst, src + static_cast<int64_t>(c) * F::kChunkRowBytes, F::kChunkRowBytes, full0 + 8u * st);
-      }
-    }
-  }
+  const int n_tiles = s.grp.first_tile[s.grp.n], n_chunks = static_cast<int>(s.n_steps / F::kChunkSteps);
+  for (int tile = first_tile(s); tile < n_tiles; tile += gridDim.x)
+    copy_tile<F>(s.grp, tile, n_chunks, ring, slot_bytes, n_slots, full0, empty0, st, round);
 }
 
-// The consumers' share of one product (gemv_f16_ring_kernel's loop).
+// The consumers' share of one product (gemv_f16_ring_kernel's loop); the gate rows of a
+// SwiGLU this launch computes also store silu(gate).
 template <class F>
-__device__ __forceinline__ void consume(const ChainStage& s, const uint2* xs, const uint8_t* ring, int64_t slot_bytes,
+__device__ __forceinline__ void consume(const ChainStage& s, const uint2* xs, const uint8_t* ring, uint32_t slot_bytes,
                                         int n_slots, uint32_t full0, uint32_t empty0, int& st, uint32_t& phase, int& j,
                                         float (&partial)[kRingParts][kWarps][16], uint32_t part_bars) {
-  constexpr int kPitch = F::kChunkRowBytes + 16;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
-  const GemvGroup& grp = s.grp;
-  const int n_tiles = grp.first_tile[grp.n], n_chunks = static_cast<int>(s.n_steps / F::kChunkSteps);
+  const int n_tiles = s.grp.first_tile[s.grp.n], n_chunks = static_cast<int>(s.n_steps / F::kChunkSteps);
   const StagedX<F> xsrc{xs};
   for (int tile = first_tile(s); tile < n_tiles; tile += gridDim.x, ++j) {
     float acc[kAccs][4];
     zero(acc);
-    for (int c = 0; c < n_chunks; ++c, st = st + 1 == n_slots ? 0 : st + 1, phase ^= st == 0) {
-      wg::mbar_wait(full0 + 8u * st, phase);
-      const uint8_t* ra = ring + st * slot_bytes + g * kPitch;
-      const uint8_t* rb = ra + 8 * kPitch;
-#pragma unroll
-      for (int ls = warp; ls < F::kChunkSteps; ls += kWarps) {
-        const typename F::Raw a = F::template load<FromShared>(ra, ls, q), b = F::template load<FromShared>(rb, ls, q);
-        F::step(a, b, xsrc, static_cast<int64_t>(c) * F::kChunkSteps + ls, q, acc);
-      }
-      __syncwarp();
-      if (lane == 0) wg::mbar_arrive(empty0 + 8u * st);
-    }
-    store_tile_async<kWarps>(partial, part_bars, acc, grp, tile, j, [&s](int mat, int64_t r, float v) {
+    compute_tile<F, kWarps>(xsrc, n_chunks, ring, slot_bytes, n_slots, full0, empty0, st, phase, acc);
+    store_tile_async<kWarps>(partial, part_bars, acc, s.grp, tile, j, [&s](int mat, int64_t r, float v) {
       if (s.silu_out && mat == s.silu_mat) s.silu_out[r] = silu_value(v);
     });
   }
@@ -305,23 +277,13 @@ __global__ void __launch_bounds__(32 * (kWarps + 1), 1) decode_chain_kernel(cons
   __shared__ double sums[kNormThreads / 32];
   __shared__ float scale;
   const int n_slots = static_cast<int>(p.n_slots), n = static_cast<int>(p.n);
-  const int64_t slot_bytes = p.slot_bytes;
+  const uint32_t slot_bytes = static_cast<uint32_t>(p.slot_bytes);
   uint64_t* bars = reinterpret_cast<uint64_t*>(smem);  // full[n_slots], then empty[n_slots]
   uint8_t* xregion = smem + ring_bars_bytes(n_slots);
   uint8_t* ring = xregion + p.x_bytes;
   const uint32_t full0 = static_cast<uint32_t>(__cvta_generic_to_shared(bars));
   const uint32_t empty0 = full0 + 8u * n_slots;
-  if (threadIdx.x == 0) {
-    for (int i = 0; i < n_slots; ++i) {
-      wg::mbar_init(full0 + 8u * i, 1);
-      wg::mbar_init(empty0 + 8u * i, kWarps);
-    }
-    for (int i = 0; i < kRingParts; ++i) {
-      wg::mbar_init(static_cast<uint32_t>(__cvta_generic_to_shared(&part_bars[i])), kWarps);
-      wg::mbar_init(static_cast<uint32_t>(__cvta_generic_to_shared(&part_bars[kRingParts + i])), 1);
-    }
-    wg::mbar_fence_init();
-  }
+  if (threadIdx.x == 0) init_ring_barriers<kWarps>(full0, empty0, n_slots, part_bars);
   __syncthreads();
 
   if (threadIdx.x / 32 == kWarps) {  // producer: weights are never written by a kernel, so no wait
@@ -362,24 +324,14 @@ __global__ void __launch_bounds__(32 * (kWarps + 1), 1) decode_chain_kernel(cons
 #endif
 }
 
-struct Limits {
-  int sms = 0, cc_major = 0, smem_optin = 0;
-  int64_t static_smem = 0;
-};
-const Limits& limits() {
-  static const Limits l = [] {
-    Limits r;
-    int dev = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&r.sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
-    check(cudaDeviceGetAttribute(&r.cc_major, cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
-    check(cudaDeviceGetAttribute(&r.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
+// The chain kernel's own shared memory (the tile ends' parts and barriers), as compiled.
+int64_t static_smem() {
+  static const int64_t bytes = [] {
     cudaFuncAttributes attr{};
     check(cudaFuncGetAttributes(&attr, decode_chain_kernel), "cudaFuncGetAttributes (decode chain)");
-    r.static_smem = static_cast<int64_t>(attr.sharedSizeBytes);
-    return r;
+    return static_cast<int64_t>(attr.sharedSizeBytes);
   }();
-  return l;
+  return bytes;
 }
 
 int64_t format_of(TensorType t) { return t == TensorType::Q4_K ? 0 : 1; }
@@ -395,8 +347,7 @@ Layout layout_of(const ChainProduct* products, int n) {
     l.slot_bytes = std::max(l.slot_bytes, slot_bytes_of(format_of(products[i].type)));
     l.x_bytes = std::max(l.x_bytes, x_region_bytes(products[i].k, products[i].input.kind));
   }
-  const Limits& dev = limits();
-  const int64_t room = dev.smem_optin - dev.static_smem - ring_bars_bytes(kMaxSlots) - l.x_bytes;
+  const int64_t room = device_limits().smem_optin - static_smem() - ring_bars_bytes(kMaxSlots) - l.x_bytes;
   l.n_slots = std::min<int64_t>(kMaxSlots, room / l.slot_bytes);
   if (l.n_slots < kMinSlots) l.n_slots = 0;
   l.smem = ring_bars_bytes(static_cast<int>(l.n_slots)) + l.x_bytes + l.n_slots * l.slot_bytes;
@@ -416,7 +367,8 @@ static_assert(std::has_unique_object_representations_v<ChainArgs>, "decode chain
 bool decode_chain_supported(TensorType type, int64_t k) {
   if (type != TensorType::Q4_K && type != TensorType::Q6_K) return false;
   // Whole chunks; bulk copies: sm_90; a block for each chunk of a normalized row.
-  if (k <= 0 || k % 2048 != 0 || limits().cc_major < 9 || limits().sms < kNormRegs) return false;
+  const DeviceLimits& dev = device_limits();
+  if (k <= 0 || k % 2048 != 0 || dev.cc_major < 9 || dev.sms < kNormRegs) return false;
   return true;
 }
 
@@ -437,7 +389,7 @@ bool decode_chain_fits(const ChainProduct* products, int n) {
 
 void launch_decode_chain(const ChainProduct* products, int n, unsigned* counters, float* silu, int64_t silu_floats) {
   if (!decode_chain_fits(products, n)) throw std::invalid_argument("decode chain: the products do not fit one launch");
-  const Limits& dev = limits();
+  const DeviceLimits& dev = device_limits();
   const Layout l = layout_of(products, n);
   ChainArgs a;
   std::memset(&a, 0, sizeof a);

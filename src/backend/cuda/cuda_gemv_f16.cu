@@ -199,55 +199,30 @@ __global__ void __launch_bounds__(32 * W, 2)
 // that copies (bulk copies, one a row) chunks of kChunkSteps steps of the block's tiles
 // b, b + gridDim.x, ... into a ring of stages, running ahead of the arithmetic by up to
 // the whole ring (tens of kilobytes a multiprocessor in flight without holding a
-// register); warps 0..W-1 compute each chunk from shared memory. The steps of a chunk go
-// to the warps as in gemv_f16_kernel (warp w takes steps w, w + W, ...), so rows and their
-// sums are those of gemv_f16_kernel bit for bit. Rows of a stage sit kChunkRowBytes + 16
-// apart, so that the eight rows a quad reads at once fall on different banks.
+// register); warps 0..W-1 compute each chunk from shared memory (copy_tile, compute_tile),
+// so rows and their sums are those of gemv_f16_kernel bit for bit.
 template <class F, int W>
 __global__ void __launch_bounds__(32 * (W + 1), 1)
     gemv_f16_ring_kernel(const GemvGroup grp, int64_t n_steps, const float* __restrict__ x, int n_stages) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // launched on sm_90 devices only (launch_ring)
-  constexpr int kPitch = F::kChunkRowBytes + 16;
-  constexpr uint32_t kStageBytes = 16 * kPitch;
+  constexpr uint32_t kStageBytes = ring_stage_bytes<F>();
   extern __shared__ __align__(128) uint8_t smem[];
   __shared__ float partial[kRingParts][W][16];
   __shared__ uint64_t part_bars[2 * kRingParts];  // full[kRingParts] (W arrivals), then empty (1)
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+  const int warp = threadIdx.x / 32;
   const int n_tiles = grp.first_tile[grp.n], n_chunks = static_cast<int>(n_steps / F::kChunkSteps);
   uint64_t* bars = reinterpret_cast<uint64_t*>(smem);  // full[n_stages], then empty[n_stages]
   uint2* xs = reinterpret_cast<uint2*>(smem + ring_bars_bytes(n_stages));
   uint8_t* ring = smem + ring_bars_bytes(n_stages) + ring_x_bytes<F>(n_steps);
   const uint32_t full0 = static_cast<uint32_t>(__cvta_generic_to_shared(bars));
   const uint32_t empty0 = full0 + 8u * n_stages;
-  if (threadIdx.x == 0) {
-    for (int i = 0; i < n_stages; ++i) {
-      wg::mbar_init(full0 + 8u * i, 1);
-      wg::mbar_init(empty0 + 8u * i, W);
-    }
-    for (int i = 0; i < kRingParts; ++i) {
-      wg::mbar_init(static_cast<uint32_t>(__cvta_generic_to_shared(&part_bars[i])), W);
-      wg::mbar_init(static_cast<uint32_t>(__cvta_generic_to_shared(&part_bars[kRingParts + i])), 1);
-    }
-    wg::mbar_fence_init();
-  }
+  if (threadIdx.x == 0) init_ring_barriers<W>(full0, empty0, n_stages, part_bars);
   __syncthreads();
 
   if (warp == W) {  // producer: weights are never written by a kernel, so no wait
-    int st = 0, round = 0;  // the stage and how often the ring has wrapped (no division a chunk)
-    for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x) {
-      const int mat = grp.matrix_of(tile);
-      const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane % 16;
-      const uint8_t* src = grp.w[mat] + min(r, grp.n_rows[mat] - 1) * grp.row_bytes[mat];  // past the end: a repeat
-      for (int c = 0; c < n_chunks; ++c, st = st + 1 == n_stages ? 0 : st + 1, round += st == 0) {
-        if (round > 0) wg::mbar_wait(empty0 + 8u * st, (round - 1) & 1);
-        if (lane == 0) wg::mbar_arrive_expect_tx(full0 + 8u * st, 16u * F::kChunkRowBytes);
-        __syncwarp();
-        if (lane < 16) {
-          const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(ring + st * kStageBytes + lane * kPitch));
-          wg::bulk_copy_g2s(dst, src + static_cast<int64_t>(c) * F::kChunkRowBytes, F::kChunkRowBytes, full0 + 8u * st);
-        }
-      }
-    }
+    int st = 0, round = 0;
+    for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x)
+      copy_tile<F>(grp, tile, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, round);
     return;
   }
 
@@ -261,18 +236,7 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
   for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x, ++j) {
     float acc[kAccs][4];
     zero(acc);
-    for (int c = 0; c < n_chunks; ++c, st = st + 1 == n_stages ? 0 : st + 1, phase ^= st == 0) {
-      wg::mbar_wait(full0 + 8u * st, phase);
-      const uint8_t* ra = ring + st * kStageBytes + g * kPitch;
-      const uint8_t* rb = ra + 8 * kPitch;
-#pragma unroll
-      for (int ls = warp; ls < F::kChunkSteps; ls += W) {
-        const typename F::Raw a = F::template load<FromShared>(ra, ls, q), b = F::template load<FromShared>(rb, ls, q);
-        F::step(a, b, xsrc, static_cast<int64_t>(c) * F::kChunkSteps + ls, q, acc);
-      }
-      __syncwarp();
-      if (lane == 0) wg::mbar_arrive(empty0 + 8u * st);
-    }
+    compute_tile<F, W>(xsrc, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
     store_tile_async<W>(partial, static_cast<uint32_t>(__cvta_generic_to_shared(part_bars)), acc, grp, tile, j);
   }
 #endif
@@ -323,24 +287,6 @@ bool launch_stream(const GemvGroup& grp, int64_t n_steps, const float* x, size_t
   const unsigned blocks = static_cast<unsigned>((n_tiles + per_block - 1) / per_block);
   launch_chained(kernel, dim3(blocks), dim3(32 * kWarps), smem, grp, n_steps, x);
   return true;
-}
-
-// The current device's multiprocessors, compute capability and the shared memory a block
-// may opt into (queried once: the backend uses one device).
-struct DeviceLimits {
-  int sms = 0, cc_major = 0, smem_optin = 0;
-};
-const DeviceLimits& device_limits() {
-  static const DeviceLimits limits = [] {
-    DeviceLimits l;
-    int dev = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&l.sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
-    check(cudaDeviceGetAttribute(&l.cc_major, cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
-    check(cudaDeviceGetAttribute(&l.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
-    return l;
-  }();
-  return limits;
 }
 
 // The streamed kernel, where a row is a whole number of chunks: one block a

@@ -12,6 +12,7 @@
 #include "backend/cuda/cuda_dequant_f16.cuh"
 #include "backend/cuda/cuda_mbarrier.cuh"
 #include "backend/cuda/cuda_mma.cuh"
+#include "backend/cuda/cuda_ops.h"
 
 namespace greta::cuda {
 namespace {
@@ -310,7 +311,7 @@ __host__ __device__ constexpr int64_t ring_x_bytes(int64_t n_steps) {
   return (n_steps * F::kMmas * 4 * 8 + 127) / 128 * 128;
 }
 template <class F>
-constexpr int64_t ring_stage_bytes() { return 16 * (F::kChunkRowBytes + 16); }
+__host__ __device__ constexpr int64_t ring_stage_bytes() { return 16 * (F::kChunkRowBytes + 16); }
 
 // Up to three matrices that share their input (q, k, v; gate, up) in one launch: block x
 // of the grid takes a 16-row tile of matrix m, first_tile[m] <= x < first_tile[m + 1].
@@ -408,6 +409,90 @@ __device__ __forceinline__ void store_tile_async(float (&part)[kRingParts][W][16
     __syncwarp();
     if (lane == 0) wg::mbar_arrive(empty);
   }
+}
+
+// ---- the streamed kernels' ring ------------------------------------------------------------
+// (gemv_f16_ring_kernel and the decode chain.) A ring of n_stages stages of 16 rows a
+// chunk, rows F::kChunkRowBytes + 16 apart (the eight rows a quad reads fall on different
+// banks); full[i] completes with the producer's arrival and the bytes of its copies,
+// empty[i] with the W computing warps' arrivals.
+
+// The ring's barriers and those of the tile ends' parts (store_tile_async), by one thread.
+template <int W>
+__device__ __forceinline__ void init_ring_barriers(uint32_t full0, uint32_t empty0, int n_stages,
+                                                   uint64_t (&part_bars)[2 * kRingParts]) {
+  for (int i = 0; i < n_stages; ++i) {
+    wg::mbar_init(full0 + 8u * i, 1);
+    wg::mbar_init(empty0 + 8u * i, W);
+  }
+  for (int i = 0; i < kRingParts; ++i) {
+    wg::mbar_init(static_cast<uint32_t>(__cvta_generic_to_shared(&part_bars[i])), W);
+    wg::mbar_init(static_cast<uint32_t>(__cvta_generic_to_shared(&part_bars[kRingParts + i])), 1);
+  }
+  wg::mbar_fence_init();
+}
+
+// The producer warp's copies of one tile: its n_chunks chunks into the next stages (one
+// bulk copy a row; rows past the matrix's end repeat its last row). st: the stage, round:
+// how often the ring has wrapped (no division a chunk).
+template <class F>
+__device__ __forceinline__ void copy_tile(const GemvGroup& grp, int tile, int n_chunks, uint8_t* ring, uint32_t stage_bytes,
+                                          int n_stages, uint32_t full0, uint32_t empty0, int& st, int& round) {
+  constexpr int kPitch = F::kChunkRowBytes + 16;
+  const int lane = threadIdx.x % 32;
+  const int mat = grp.matrix_of(tile);
+  const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane % 16;
+  const uint8_t* src = grp.w[mat] + min(r, grp.n_rows[mat] - 1) * grp.row_bytes[mat];
+  for (int c = 0; c < n_chunks; ++c, st = st + 1 == n_stages ? 0 : st + 1, round += st == 0) {
+    if (round > 0) wg::mbar_wait(empty0 + 8u * st, (round - 1) & 1);
+    if (lane == 0) wg::mbar_arrive_expect_tx(full0 + 8u * st, 16u * F::kChunkRowBytes);
+    __syncwarp();
+    if (lane < 16) {
+      const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(ring + st * stage_bytes + lane * kPitch));
+      wg::bulk_copy_g2s(dst, src + static_cast<int64_t>(c) * F::kChunkRowBytes, F::kChunkRowBytes, full0 + 8u * st);
+    }
+  }
+}
+
+// A computing warp's share of one tile from the ring: the steps of each chunk go to the
+// warps as in gemv_f16_kernel (warp w takes steps w, w + W, ...), so every row has that
+// kernel's sums. phase: the parity of the stages' current round.
+template <class F, int W>
+__device__ __forceinline__ void compute_tile(const StagedX<F>& xsrc, int n_chunks, const uint8_t* ring, uint32_t stage_bytes,
+                                             int n_stages, uint32_t full0, uint32_t empty0, int& st, uint32_t& phase,
+                                             float (&acc)[kAccs][4]) {
+  constexpr int kPitch = F::kChunkRowBytes + 16;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+  for (int c = 0; c < n_chunks; ++c, st = st + 1 == n_stages ? 0 : st + 1, phase ^= st == 0) {
+    wg::mbar_wait(full0 + 8u * st, phase);
+    const uint8_t* ra = ring + st * stage_bytes + g * kPitch;
+    const uint8_t* rb = ra + 8 * kPitch;
+#pragma unroll
+    for (int ls = warp; ls < F::kChunkSteps; ls += W) {
+      const typename F::Raw a = F::template load<FromShared>(ra, ls, q), b = F::template load<FromShared>(rb, ls, q);
+      F::step(a, b, xsrc, static_cast<int64_t>(c) * F::kChunkSteps + ls, q, acc);
+    }
+    __syncwarp();
+    if (lane == 0) wg::mbar_arrive(empty0 + 8u * st);
+  }
+}
+
+// The current device's multiprocessors, compute capability and the shared memory a block
+// may opt into (queried once per file that asks: the backend uses one device).
+struct DeviceLimits {
+  int sms = 0, cc_major = 0, smem_optin = 0;
+};
+inline const DeviceLimits& device_limits() {
+  static const DeviceLimits limits = [] {
+    DeviceLimits l;
+    int dev = 0;
+    check(cudaGetDevice(&dev), "cudaGetDevice");
+    check(cudaDeviceGetAttribute(&l.sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+    check(cudaDeviceGetAttribute(&l.cc_major, cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
+    check(cudaDeviceGetAttribute(&l.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
+    return l;
+  }();
+  return limits;
 }
 
 }  // namespace
