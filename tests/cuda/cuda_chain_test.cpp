@@ -32,12 +32,12 @@ class CudaDecodeChain : public ::testing::Test {
     std::vector<std::vector<float>> logits;
     int64_t chains = 0;
   };
-  static Run run(bool chain, bool graphs, std::vector<int32_t>& tokens) {
+  static Run run(bool chain, bool graphs, std::vector<int32_t>& tokens, const std::string& path = path_) {
     cuda::CudaOptions o;
     o.chain = chain;
     o.graphs = graphs;
     cuda::CudaBackend backend(0, o);
-    LlamaModel model(gguf::GgufFile::open(path_), backend);
+    LlamaModel model(gguf::GgufFile::open(path), backend);
     std::vector<int32_t> prompt;
     for (int i = 0; i < 9; ++i) prompt.push_back(static_cast<int32_t>((7 + 131 * i) % model.config().n_vocab));
     Session s(model, 64);
@@ -72,6 +72,20 @@ TEST_F(CudaDecodeChain, GivesTheLaunchByLaunchLogitsBitForBit) {
   for (size_t i = 0; i < off.logits.size(); ++i) {
     EXPECT_EQ(on.logits[i], off.logits[i]) << "step " << i;
     EXPECT_EQ(direct.logits[i], off.logits[i]) << "step " << i << " (no graphs)";
+  }
+}
+
+// On models whose rows the chain cannot take (widths below 2048), the queued add + rmsnorm
+// and SwiGLU must still run, on their own, in their place.
+TEST_F(CudaDecodeChain, LeavesProductsItCannotTakeAsTheyWere) {
+  GRETA_REQUIRE_CUDA();
+  for (const char* file : {"stories260K.gguf", "synth-tiny-q4_k_m.gguf", "synth-tiny-mix.gguf"}) {
+    std::vector<int32_t> tokens;
+    const Run off = run(false, true, tokens, shared_path(std::string("models/") + file));
+    const Run on = run(true, true, tokens, shared_path(std::string("models/") + file));
+    EXPECT_EQ(on.chains, 0) << file;
+    ASSERT_EQ(on.logits.size(), off.logits.size()) << file;
+    for (size_t i = 0; i < off.logits.size(); ++i) EXPECT_EQ(on.logits[i], off.logits[i]) << file << " step " << i;
   }
 }
 
