@@ -6,12 +6,16 @@
 // formats), greedy decode with the chain on, with it on and no graphs, and with it off.
 #include <unistd.h>
 
-#include "backend/cuda/cuda_backend.h"
 #include "cuda_fixture.h"
 #include "synth/synth.h"
+#ifdef GRETA_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
 
 namespace greta::test {
 namespace {
+
+#ifdef GRETA_HAVE_CUDA
 
 class CudaDecodeChain : public ::testing::Test {
  protected:
@@ -88,6 +92,12 @@ TEST_F(CudaDecodeChain, LeavesProductsItCannotTakeAsTheyWere) {
     for (size_t i = 0; i < off.logits.size(); ++i) EXPECT_EQ(on.logits[i], off.logits[i]) << file << " step " << i;
   }
 }
+
+#else
+
+TEST(CudaDecodeChain, SkippedWithoutCuda) { GRETA_REQUIRE_CUDA(); }
+
+#endif  // GRETA_HAVE_CUDA
 
 }  // namespace
 }  // namespace greta::test
