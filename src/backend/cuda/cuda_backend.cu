@@ -303,37 +303,55 @@ bool CudaBackend::f16_gemv(const Weight& w, Act x, Route route) const {
          gemv_f16_supported(w.type, w.cols, x.data, x.cols);
 }
 
-void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
-  if (chain_products(products, n, x, route)) return;
-  settle();
-  // Products that take the same tensor-core GEMV (format and width) go in one launch, the
-  // others alone (q and k of Q4_K with v of Q6_K: two launches): each row's result is the
-  // same as in its own launch.
-  auto fits = [&](const Product& p) {
-    return f16_gemv(*p.w, x, route) && x.cols >= p.w->cols && p.out.cols >= p.w->rows;
-  };
-  if (n > 64) {
-    Backend::matmuls(products, n, x, route);
-    return;
-  }
-  uint64_t done = 0;  // bit j: product j launched
+bool CudaBackend::f16_gemv_product(const Product& p, Act x, Route route) const {
+  return f16_gemv(*p.w, x, route) && x.cols >= p.w->cols && p.out.cols >= p.w->rows;
+}
+
+namespace {
+
+// The launches of matmuls: products that take the same tensor-core GEMV (format and width,
+// `fits`) in groups of up to 3 in order of first appearance, as group(first weight,
+// targets, count); any other product alone, as single(product). At most 64 products.
+template <class Fits, class Group, class Single>
+void for_each_gemv_group(const Backend::Product* products, int n, Fits fits, Group group, Single single) {
+  uint64_t done = 0;  // bit j: product j taken
   for (int i = 0; i < n; ++i) {
     if (done >> i & 1) continue;
     const Weight& wi = *products[i].w;
     if (!fits(products[i])) {
-      matmul(wi, x, products[i].out, route);
+      single(products[i]);
       continue;
     }
     GemvTarget t[3];
     int m = 0;
     for (int j = i; j < n && m < 3; ++j) {
-      const Product& p = products[j];
+      const Backend::Product& p = products[j];
       if ((done >> j & 1) || p.w->type != wi.type || p.w->cols != wi.cols || !fits(p)) continue;
       t[m++] = GemvTarget{p.w->data, p.w->row_bytes(), p.w->rows, p.out.data, p.out.cols};
       done |= uint64_t{1} << j;
     }
-    launch_gemv_f16_group(wi.type, t, m, wi.cols, x.data, x.cols, x.rows);
+    group(wi, t, m);
   }
+}
+
+}  // namespace
+
+void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
+  if (chain_products(products, n, x, route)) return;
+  settle();
+  // Products that take the same tensor-core GEMV go in one launch, the others alone (q and
+  // k of Q4_K with v of Q6_K: two launches): each row's result is the same as in its own
+  // launch.
+  if (n > 64) {
+    Backend::matmuls(products, n, x, route);
+    return;
+  }
+  for_each_gemv_group(
+      products, n, [&](const Product& p) { return f16_gemv_product(p, x, route); },
+      [&](const Weight& w, const GemvTarget* t, int m) {
+        launch_gemv_f16_group(w.type, t, m, w.cols, x.data, x.cols, x.rows);
+      },
+      [&](const Product& p) { matmul(*p.w, x, p.out, route); });
 }
 
 void CudaBackend::rope(Act x, int head_dim, int rope_dim, const float* cos_sin) {
@@ -461,27 +479,26 @@ void CudaBackend::settle() {
 }
 
 bool CudaBackend::chain_products(const Product* products, int n, Act x, Route route) {
-  if (!chain_on_ || x.rows != 1 || n < 1 || n > 3 * kChainMaxProducts) return false;
-  // Grouped as matmuls groups them (one format and width a launch), each group one product
-  // of the chain.
+  if (!chain_on_ || x.rows != 1 || n < 1 || n > 64) return false;
+  // Grouped as matmuls groups them, each group one product of the chain; nothing is queued
+  // unless every group can join.
   ChainProduct groups[kChainMaxProducts];
   int m = 0;
-  uint64_t done = 0;
-  for (int i = 0; i < n; ++i) {
-    if (done >> i & 1) continue;
-    const Weight& wi = *products[i].w;
-    if (m == kChainMaxProducts) return false;
-    ChainProduct& g = groups[m++];
-    g = ChainProduct{wi.type, {}, 0, wi.cols, {}};
-    for (int j = i; j < n && g.n < 3; ++j) {
-      const Product& p = products[j];
-      if ((done >> j & 1) || p.w->type != wi.type || p.w->cols != wi.cols) continue;
-      if (!f16_gemv(*p.w, x, route) || x.cols < p.w->cols || p.out.cols < p.w->rows) return false;
-      g.targets[g.n++] = GemvTarget{p.w->data, p.w->row_bytes(), p.w->rows, p.out.data, p.out.cols};
-      done |= uint64_t{1} << j;
-    }
-    if (!ChainQueue::takes(g.type, g.k) || !decode_chain_fits(&g, 1)) return false;
-  }
+  bool all = true;
+  for_each_gemv_group(
+      products, n, [&](const Product& p) { return f16_gemv_product(p, x, route); },
+      [&](const Weight& w, const GemvTarget* t, int count) {
+        if (m == kChainMaxProducts) {
+          all = false;
+          return;
+        }
+        ChainProduct& g = groups[m++];
+        g = ChainProduct{w.type, {}, count, w.cols, {}};
+        std::copy(t, t + count, g.targets);
+        all = all && decode_chain_supported(g.type, g.k) && decode_chain_fits(&g, 1);
+      },
+      [&](const Product&) { all = false; });
+  if (!all) return false;
   chain_->products(groups, m, x.data);
   return true;
 }

@@ -84,6 +84,8 @@ class CudaBackend final : public Backend {
 
  private:
   bool f16_gemv(const Weight& w, Act x, Route route) const;
+  // f16_gemv, and the product's shapes fit x and its output (a product matmuls may group).
+  bool f16_gemv_product(const Product& p, Act x, Route route) const;
   // Inside run_step: queues one-token products on the decode chain (false: they cannot
   // join one, and nothing was queued).
   bool chain_products(const Product* products, int n, Act x, Route route);

@@ -18,8 +18,6 @@ class ChainQueue {
   ChainQueue(unsigned* counters, std::function<float*(int64_t)> scratch)
       : counters_(counters), scratch_(std::move(scratch)) {}
 
-  // Whether a group of one-token products of this format and width may be queued.
-  static bool takes(TensorType type, int64_t k) { return decode_chain_supported(type, k); }
   // Queues the products of one matmuls call (groups of one format each, all reading x);
   // a row op queued before and writing x becomes their input.
   void products(const ChainProduct* groups, int n, const float* x);

@@ -399,15 +399,7 @@ void launch_decode_chain(const ChainProduct* products, int n, unsigned* counters
     if (!decode_chain_supported(p.type, p.k) || !decode_chain_input_supported(p.input, p.k) || p.n < 1 || p.n > 3)
       throw std::invalid_argument("decode chain: a product it cannot take");
     ChainStage& s = a.s[i];
-    s.grp.n = p.n;
-    for (int m = 0; m < p.n; ++m) {
-      s.grp.w[m] = static_cast<const uint8_t*>(p.targets[m].w);
-      s.grp.row_bytes[m] = p.targets[m].row_bytes;
-      s.grp.n_rows[m] = p.targets[m].n_rows;
-      s.grp.y[m] = p.targets[m].y;
-      s.grp.ldy[m] = p.targets[m].ldy;
-      s.grp.first_tile[m + 1] = s.grp.first_tile[m] + static_cast<int>((p.targets[m].n_rows + 15) / 16);
-    }
+    s.grp = make_gemv_group(p.targets, p.n);
     s.format = format_of(p.type);
     s.first_block = tiles_before % dev.sms;  // spreads the blocks with one tile more over the products
     tiles_before += s.grp.first_tile[p.n];
@@ -445,11 +437,7 @@ void launch_decode_chain(const ChainProduct* products, int n, unsigned* counters
   a.n_slots = l.n_slots;
   a.x_bytes = l.x_bytes;
   static size_t allowed = 48 * 1024;
-  if (static_cast<size_t>(l.smem) > allowed) {
-    check(cudaFuncSetAttribute(decode_chain_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(l.smem)),
-          "cudaFuncSetAttribute (decode chain)");
-    allowed = static_cast<size_t>(l.smem);
-  }
+  raise_smem(decode_chain_kernel, static_cast<size_t>(l.smem), allowed);
   // One block a multiprocessor, all resident at once (the grid's barrier needs them all):
   // the shared memory admits one a multiprocessor, and the launch after it cannot start
   // before every block has begun (it waits for their allow_next_kernel).

@@ -260,15 +260,6 @@ int max_resident(K kernel, size_t smem) {
   return blocks_by_smem[smem] = std::max(1, per_sm * sms);
 }
 
-template <class K>
-void raise_smem(K kernel, size_t smem, size_t& allowed) {
-  if (smem > allowed) {
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-          "cudaFuncSetAttribute (gemv f16)");
-    allowed = smem;
-  }
-}
-
 // The persistent kernel where every block gets at least kStreamTiles tiles: with fewer it
 // lost to one tile a block on the 8B shapes (4096 x 4096 Q4_K 6.5 -> 7.3 us), with more
 // it gains (14336 x 4096 Q4_K 19.9 -> 17.5 us). Q6_K keeps one tile a block: two loads
@@ -347,16 +338,7 @@ void launch_gemv_f16_group(TensorType type, const GemvTarget* targets, int n, in
                            int64_t n_tokens) {
   if (n_tokens == 0) return;
   if (n < 1 || n > GemvGroup::kMax) throw std::invalid_argument("gemv f16: 1 to 3 matrices a launch");
-  GemvGroup grp{};
-  grp.n = n;
-  for (int i = 0; i < n; ++i) {
-    grp.w[i] = static_cast<const uint8_t*>(targets[i].w);
-    grp.row_bytes[i] = targets[i].row_bytes;
-    grp.n_rows[i] = targets[i].n_rows;
-    grp.y[i] = targets[i].y;
-    grp.ldy[i] = targets[i].ldy;
-    grp.first_tile[i + 1] = grp.first_tile[i] + static_cast<int>((targets[i].n_rows + 15) / 16);
-  }
+  const GemvGroup grp = make_gemv_group(targets, n);
   if (grp.first_tile[n] == 0) return;
   switch (type) {
     case TensorType::Q4_K: launch_format<Q4K>(grp, k, x, ldx, n_tokens); break;

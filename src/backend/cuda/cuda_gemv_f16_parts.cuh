@@ -331,6 +331,21 @@ struct GemvGroup {
   }
 };
 
+// The group of 1-3 targets (host side).
+inline GemvGroup make_gemv_group(const GemvTarget* targets, int n) {
+  GemvGroup grp{};
+  grp.n = n;
+  for (int i = 0; i < n; ++i) {
+    grp.w[i] = static_cast<const uint8_t*>(targets[i].w);
+    grp.row_bytes[i] = targets[i].row_bytes;
+    grp.n_rows[i] = targets[i].n_rows;
+    grp.y[i] = targets[i].y;
+    grp.ldy[i] = targets[i].ldy;
+    grp.first_tile[i + 1] = grp.first_tile[i] + static_cast<int>((targets[i].n_rows + 15) / 16);
+  }
+  return grp;
+}
+
 // One token's activations as f16 pairs in shared memory, in the order the steps read them
 // (StagedX); the whole block takes part and waits for the others.
 template <class F>
@@ -493,6 +508,17 @@ inline const DeviceLimits& device_limits() {
     return l;
   }();
   return limits;
+}
+
+// Lets `kernel` take `smem` bytes of dynamic shared memory; `allowed`: what it was allowed
+// so far (one variable per kernel instance, raised once for the largest launch).
+template <class K>
+void raise_smem(K kernel, size_t smem, size_t& allowed) {
+  if (smem > allowed) {
+    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
+          "cudaFuncSetAttribute (dynamic shared memory)");
+    allowed = smem;
+  }
 }
 
 }  // namespace
