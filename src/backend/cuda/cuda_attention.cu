@@ -54,7 +54,6 @@ template <int LaneDims, class E>
 __global__ void __launch_bounds__(32 * kWarps) attention_kernel(AttentionArgs a, int n_splits, int64_t split_len,
                                                                 float* __restrict__ partial) {
   wait_for_prior_kernels();
-  allow_next_kernel();
   extern __shared__ __align__(16) float smem[];
   const int hd = a.head_dim;
   float* qs = smem;                   // [hd]
@@ -220,8 +219,8 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
     for (int i = 0; i < NK; ++i) {
       const int64_t key = min(base + grp + NG * i, end - 1);
       const int64_t off = max(key - a.kv_shift, int64_t{0}) * a.kv_dim;
-      kr[i] = active ? __ldg(reinterpret_cast<const uint4*>(k_base + off)) : uint4{0, 0, 0, 0};
-      vr[i] = active ? __ldg(reinterpret_cast<const uint4*>(v_base + off)) : uint4{0, 0, 0, 0};
+      kr[i] = active ? load_prior(reinterpret_cast<const uint4*>(k_base + off)) : uint4{0, 0, 0, 0};
+      vr[i] = active ? load_prior(reinterpret_cast<const uint4*>(v_base + off)) : uint4{0, 0, 0, 0};
     }
   };
   const int64_t step = int64_t{kChunk} * kWarps;
@@ -229,7 +228,6 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
   // Everything above reads only the step's inputs (positions, copied before its first
   // kernel); the cache and q are written by the previous kernels.
   wait_for_prior_kernels();
-  allow_next_kernel();
   uint4 kr[NK], vr[NK];
   if (first < end) request(first, kr, vr);
 
@@ -378,10 +376,9 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
 // weights expf(m_s − max) are computed once into shared memory, and each output adds its
 // segments in order.
 constexpr int kMaxSplits = 64;  // the backend never asks for more
-__global__ void attention_combine_kernel(const float* __restrict__ partial, int n_splits, int n_heads, int hd,
+__global__ void attention_combine_kernel(const float* partial, int n_splits, int n_heads, int hd,
                                          int log2_units, float* __restrict__ out) {
   wait_for_prior_kernels();
-  allow_next_kernel();
   __shared__ float ms[kMaxSplits], es[kMaxSplits], ls[kMaxSplits];
   const int head = blockIdx.x;
   const int64_t row = blockIdx.y;

@@ -296,7 +296,6 @@ __global__ void __launch_bounds__(32 * (kWarps + 1), 1) decode_chain_kernel(cons
   }
 
   wait_for_prior_kernels();
-  allow_next_kernel();
   const uint32_t part0 = static_cast<uint32_t>(__cvta_generic_to_shared(part_bars));
   uint2* xs = reinterpret_cast<uint2*>(xregion);
   int st = 0, j = 0;
@@ -440,7 +439,7 @@ void launch_decode_chain(const ChainProduct* products, int n, unsigned* counters
   raise_smem(decode_chain_kernel, static_cast<size_t>(l.smem), allowed);
   // One block a multiprocessor, all resident at once (the grid's barrier needs them all):
   // the shared memory admits one a multiprocessor, and the launch after it cannot start
-  // before every block has begun (it waits for their allow_next_kernel).
+  // before every block has begun (it waits for each block to reach wait_for_prior_kernels).
   launch_chained(decode_chain_kernel, dim3(static_cast<unsigned>(dev.sms)), dim3(32 * (kWarps + 1)),
                  static_cast<size_t>(l.smem), a);
   check_launch("decode chain");

@@ -22,9 +22,8 @@ unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1)
 // One thread per 8 elements of an output row.
 template <TensorType T>
 __global__ void embed_kernel(const uint8_t* __restrict__ table, int64_t row_bytes, int64_t cols,
-                             const int32_t* __restrict__ tokens, int64_t n, float* __restrict__ out) {
+                             const int32_t* tokens, int64_t n, float* __restrict__ out) {
   wait_for_prior_kernels();
-  allow_next_kernel();
   const int64_t groups = cols / 8;
   const int64_t g = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (g >= n * groups) return;
@@ -45,7 +44,7 @@ __global__ void embed_kernel(const uint8_t* __restrict__ table, int64_t row_byte
 // x + addend, computed here and written to sum_out (add + rmsnorm in one kernel).
 template <bool kAdd>
 __global__ void __launch_bounds__(kNormThreads)
-    rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ addend, float* __restrict__ sum_out,
+    rmsnorm_kernel(const float* x, const float* addend, float* __restrict__ sum_out,
                    const float* __restrict__ g, float eps, int64_t cols, float* __restrict__ out) {
   __shared__ double partial[kNormThreads / 32];
   __shared__ float scale;
@@ -60,7 +59,6 @@ __global__ void __launch_bounds__(kNormThreads)
     }
   }
   wait_for_prior_kernels();
-  allow_next_kernel();
   const int64_t row = static_cast<int64_t>(blockIdx.x) * cols;
   const float* xr = x + row;
   const float* ar = kAdd ? addend + row : nullptr;
@@ -120,9 +118,8 @@ __device__ __forceinline__ void rotate_pair(float* v, float c, float s) {
 
 // One thread per rotated pair.
 __global__ void rope_kernel(float* __restrict__ x, int64_t rows, int64_t cols, int head_dim, int pairs,
-                            const float* __restrict__ cos_sin) {
+                            const float* cos_sin) {
   wait_for_prior_kernels();
-  allow_next_kernel();
   const int64_t heads = cols / head_dim;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= rows * heads * pairs) return;
@@ -137,10 +134,9 @@ __device__ __forceinline__ void store_elem(float* p, float v) { *p = v; }
 __device__ __forceinline__ void store_elem(__half* p, float v) { *p = __float2half_rn(v); }
 
 template <class E>
-__global__ void kv_store_kernel(const float* __restrict__ k, const float* __restrict__ v, int64_t rows, int64_t kv_dim,
-                                const int32_t* __restrict__ pos, E* __restrict__ kc, E* __restrict__ vc) {
+__global__ void kv_store_kernel(const float* k, const float* v, int64_t rows, int64_t kv_dim,
+                                const int32_t* pos, E* __restrict__ kc, E* __restrict__ vc) {
   wait_for_prior_kernels();
-  allow_next_kernel();
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= rows * kv_dim) return;
   const int64_t r = idx / kv_dim, c = idx % kv_dim;
@@ -153,12 +149,11 @@ __global__ void kv_store_kernel(const float* __restrict__ k, const float* __rest
 // or a k row (head_dim even); a k thread rotates its pair in k, then stores it and the
 // same pair of v in the cache row pos[r].
 template <class E>
-__global__ void rope_qk_store_kernel(float* __restrict__ q, float* __restrict__ k, const float* __restrict__ v,
+__global__ void rope_qk_store_kernel(float* __restrict__ q, float* __restrict__ k, const float* v,
                                      int64_t rows, int64_t q_cols, int64_t kv_dim, int head_dim, int pairs,
-                                     const float* __restrict__ cos_sin, const int32_t* __restrict__ pos,
+                                     const float* cos_sin, const int32_t* pos,
                                      E* __restrict__ kc, E* __restrict__ vc) {
   wait_for_prior_kernels();
-  allow_next_kernel();
   const int64_t q_pairs = q_cols / 2, per_row = q_pairs + kv_dim / 2;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx >= rows * per_row) return;
@@ -182,10 +177,9 @@ __global__ void f16_to_f32_kernel(const __half* __restrict__ src, int64_t n, flo
   if (idx < n) dst[idx] = __half2float(src[idx]);
 }
 
-__global__ void swiglu_kernel(const float* __restrict__ gate, const float* __restrict__ up, int64_t n,
+__global__ void swiglu_kernel(const float* gate, const float* up, int64_t n,
                               float* __restrict__ out) {
   wait_for_prior_kernels();
-  allow_next_kernel();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
   out[i] = swiglu_value(gate[i], up[i]);
@@ -193,14 +187,12 @@ __global__ void swiglu_kernel(const float* __restrict__ gate, const float* __res
 
 __global__ void add_kernel(const float* a, const float* b, int64_t n, float* out) {
   wait_for_prior_kernels();
-  allow_next_kernel();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) out[i] = a[i] + b[i];
 }
 
 __global__ void scale_kernel(float* x, int64_t n, float s) {
   wait_for_prior_kernels();
-  allow_next_kernel();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i < n) x[i] *= s;
 }

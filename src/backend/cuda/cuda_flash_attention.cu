@@ -86,7 +86,6 @@ __global__ void __launch_bounds__(kThreads, 2) flash_attention_kernel(AttentionA
   __shared__ int tile_pos[kRows];
 
   wait_for_prior_kernels();
-  allow_next_kernel();
   const int hd = a.head_dim;
   const int head = blockIdx.x;
   // Tiles with the most keys first, so that the short ones fill the tail of the grid.

@@ -39,7 +39,7 @@ namespace {
 
 template <class F, int W, bool kStaged>
 __global__ void __launch_bounds__(32 * W)
-    gemv_f16_kernel(const GemvGroup grp, int64_t n_steps, const float* __restrict__ x, int64_t ldx, int64_t n_tokens) {
+    gemv_f16_kernel(const GemvGroup grp, int64_t n_steps, const float* x, int64_t ldx, int64_t n_tokens) {
   extern __shared__ uint2 xs[];  // staged: n_steps * kMmas * 4 entries
   __shared__ float partial[W][16][8];
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
@@ -57,7 +57,6 @@ __global__ void __launch_bounds__(32 * W)
     cur_b = F::load(row_b, warp, q);
   }
   wait_for_prior_kernels();
-  allow_next_kernel();
   float acc[kAccs][4];
   zero(acc);
   auto run = [&](const auto& xsrc) {
@@ -117,7 +116,7 @@ __device__ __forceinline__ void store_tile(float (&part)[W][16], const float (&a
 // accumulation order, the block's warps summed in the same order.
 template <class F, int W, int kAhead>
 __global__ void __launch_bounds__(32 * W, 2)
-    gemv_f16_stream_kernel(const GemvGroup grp, int64_t n_steps, const float* __restrict__ x) {
+    gemv_f16_stream_kernel(const GemvGroup grp, int64_t n_steps, const float* x) {
   constexpr int R = kAhead + 1;
   extern __shared__ uint2 xs[];  // n_steps * kMmas * 4 entries
   __shared__ float partial[2][W][16];
@@ -150,7 +149,6 @@ __global__ void __launch_bounds__(32 * W, 2)
 #pragma unroll
   for (int i = 0; i < kAhead; ++i) issue(ba[i], bb[i]);  // weights: requested before the wait
   wait_for_prior_kernels();
-  allow_next_kernel();
   stage_x<F>(xs, x, n_steps);
   const StagedX<F> xsrc{xs};
   float acc[kAccs][4];
@@ -203,7 +201,7 @@ __global__ void __launch_bounds__(32 * W, 2)
 // so rows and their sums are those of gemv_f16_kernel bit for bit.
 template <class F, int W>
 __global__ void __launch_bounds__(32 * (W + 1), 1)
-    gemv_f16_ring_kernel(const GemvGroup grp, int64_t n_steps, const float* __restrict__ x, int n_stages) {
+    gemv_f16_ring_kernel(const GemvGroup grp, int64_t n_steps, const float* x, int n_stages) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // launched on sm_90 devices only (launch_ring)
   constexpr uint32_t kStageBytes = ring_stage_bytes<F>();
   extern __shared__ __align__(128) uint8_t smem[];
@@ -227,7 +225,6 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
   }
 
   wait_for_prior_kernels();
-  allow_next_kernel();
   fill_x<F>(xs, x, n_steps, static_cast<int>(threadIdx.x), 32 * W);
   sync_threads_of(32 * W);
   const StagedX<F> xsrc{xs};

@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_dequant_f16.cuh"
+#include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_mbarrier.cuh"
 #include "backend/cuda/cuda_mma.cuh"
 #include "backend/cuda/cuda_ops.h"
@@ -298,7 +299,7 @@ template <class F>
 struct DirectX {
   const float* xt;
   __device__ uint2 get(int64_t s, int m, int q) const {
-    return b_pair<F::kPairStride>(__ldg(reinterpret_cast<const float4*>(xt + s * F::kStep) + F::group(m, q)));
+    return b_pair<F::kPairStride>(load_prior(reinterpret_cast<const float4*>(xt + s * F::kStep) + F::group(m, q)));
   }
 };
 
@@ -349,16 +350,16 @@ inline GemvGroup make_gemv_group(const GemvTarget* targets, int n) {
 // One token's activations as f16 pairs in shared memory, in the order the steps read them
 // (StagedX); the whole block takes part and waits for the others.
 template <class F>
-__device__ __forceinline__ void fill_x(uint2* xs, const float* __restrict__ x, int64_t n_steps, int tid, int n_threads) {
+__device__ __forceinline__ void fill_x(uint2* xs, const float* x, int64_t n_steps, int tid, int n_threads) {
   const int64_t entries = n_steps * F::kMmas * 4;
   for (int64_t i = tid; i < entries; i += n_threads) {
     const int64_t s = i / (F::kMmas * 4);
     const int m = static_cast<int>((i / 4) % F::kMmas), qq = static_cast<int>(i % 4);
-    xs[i] = b_pair<F::kPairStride>(__ldg(reinterpret_cast<const float4*>(x + s * F::kStep) + F::group(m, qq)));
+    xs[i] = b_pair<F::kPairStride>(load_prior(reinterpret_cast<const float4*>(x + s * F::kStep) + F::group(m, qq)));
   }
 }
 template <class F>
-__device__ __forceinline__ void stage_x(uint2* xs, const float* __restrict__ x, int64_t n_steps) {
+__device__ __forceinline__ void stage_x(uint2* xs, const float* x, int64_t n_steps) {
   fill_x<F>(xs, x, n_steps, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x));
   __syncthreads();
 }

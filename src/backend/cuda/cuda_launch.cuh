@@ -7,8 +7,18 @@
 // depends on no earlier kernel (address arithmetic, loading weights), then call
 // wait_for_prior_kernels(), which returns once every earlier kernel has finished and its
 // writes are visible. Every kernel launched this way must call it before it reads
-// activations or writes anything. allow_next_kernel() lets the next chained kernel be
-// scheduled onto free multiprocessors before this one finishes.
+// activations or writes anything. Then it lets the next chained kernel be scheduled onto
+// free multiprocessors: that kernel still waits for this one to end, but meanwhile its
+// blocks do their own independent work (a GEMV's weight copies).
+//
+// What earlier kernels wrote is never read through the read-only path (ld.global.nc:
+// __ldg, or a `const T* __restrict__` parameter). That path promises the compiler that the
+// bytes do not change while the kernel runs, and ptxas then may schedule such a load above
+// griddepcontrol.wait; it did (attention_combine_kernel read its partial sums before the
+// wait in a variant whose kernels let their successors start before their own wait, see
+// NOTES.md). So activations are
+// read through plain pointers or load_prior (a plain load); weights, which no kernel
+// writes, keep the read-only path.
 //
 // Every kernel of the backend is launched through launch_chained or launch_plain, so that
 // it goes where this thread's launch queue points (cuda_step_record.h): the default
@@ -25,13 +35,15 @@ namespace greta::cuda {
 __device__ __forceinline__ void wait_for_prior_kernels() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
 
-__device__ __forceinline__ void allow_next_kernel() {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
+// A load of something an earlier kernel wrote (see above): a plain load, which ptxas keeps
+// after the wait. (ld.global.cg measured slower: H200 tg128 377-380 against 378-385.)
+template <class T>
+__device__ __forceinline__ T load_prior(const T* p) {
+  return *p;
 }
 
 // The bytes of a launch argument in a step record. Types with padding would record

@@ -74,10 +74,9 @@ struct RawPiece {
 template <TensorType T, int R, int D>
 __global__ void __launch_bounds__(32 * kWarps)
     gemv_kernel(const uint8_t* __restrict__ w, int64_t row_bytes, int64_t n_rows, int64_t k,
-                const float* __restrict__ x, int64_t ldx, float* __restrict__ y, int64_t ldy, int64_t k_vec) {
+                const float* x, int64_t ldx, float* __restrict__ y, int64_t ldy, int64_t k_vec) {
   using P = RawPiece<T>;
   wait_for_prior_kernels();
-  allow_next_kernel();
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t r0 = (static_cast<int64_t>(blockIdx.x) * kWarps + warp) * R;
   if (r0 >= n_rows) return;
@@ -132,7 +131,7 @@ void launch_rows(const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, co
 template <TensorType T, int R, int D, int W, bool kStage>
 __global__ void __launch_bounds__(32 * W)
     gemv_staged_kernel(const uint8_t* __restrict__ w, int64_t row_bytes, int64_t n_rows, int64_t k,
-                       const float* __restrict__ x, int64_t ldx, float* __restrict__ y, int64_t ldy) {
+                       const float* x, int64_t ldx, float* __restrict__ y, int64_t ldy) {
   using P = Piece<T>;
   extern __shared__ float4 xs[];  // [piece / 32][8][32]
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -152,7 +151,6 @@ __global__ void __launch_bounds__(32 * W)
   };
   load_chunk(lane);
   wait_for_prior_kernels();
-  allow_next_kernel();
   const float* xt = x + t * ldx;
   if constexpr (kStage) {
     for (int64_t f = threadIdx.x; f < k / 4; f += blockDim.x) {
