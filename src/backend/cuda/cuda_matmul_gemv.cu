@@ -194,12 +194,14 @@ template <TensorType T, int R, int D, int W, bool kStage>
 void launch_staged(const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x, int64_t ldx,
                    int64_t n_tokens, float* y, int64_t ldy) {
   const size_t smem = kStage ? staged_bytes(k) : 0;
-  static size_t allowed = 48 * 1024;  // per instantiation: raised once for long rows
-  if (smem > allowed) {
-    check(cudaFuncSetAttribute(gemv_staged_kernel<T, R, D, W, kStage>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               static_cast<int>(kMaxStagedBytes)),
-          "cudaFuncSetAttribute (gemv)");
-    allowed = kMaxStagedBytes;
+  if constexpr (kStage) {
+    static size_t allowed = 48 * 1024;  // per instantiation: raised once for long rows
+    if (smem > allowed) {
+      check(cudaFuncSetAttribute(gemv_staged_kernel<T, R, D, W, kStage>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                 static_cast<int>(kMaxStagedBytes)),
+            "cudaFuncSetAttribute (gemv)");
+      allowed = kMaxStagedBytes;
+    }
   }
   constexpr int64_t kRowsPerBlock = int64_t{W} * R;
   const dim3 grid(static_cast<unsigned>((n_rows + kRowsPerBlock - 1) / kRowsPerBlock), static_cast<unsigned>(n_tokens));
