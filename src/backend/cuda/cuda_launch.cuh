@@ -19,7 +19,7 @@
 // NOTES.md). So activations are
 // read through plain pointers or load_prior (a plain load); weights, which no kernel
 // writes, keep the read-only path. tests/cuda/cuda_ptx_loads_test.cpp checks the PTX of the
-// kernels that read no weights.
+// kernels that read no weights and of the tensor-core GEMVs.
 //
 // Every kernel of the backend is launched through launch_chained or launch_plain, so that
 // it goes where this thread's launch queue points (cuda_step_record.h): the default
