@@ -35,26 +35,12 @@ void ChainQueue::queue_row_op(const ChainInput& in) {
 
 void ChainQueue::add_rmsnorm(const float* a, const float* b, float* sum, const float* gain, float eps, int64_t cols,
                              float* out) {
-  ChainInput in;
-  in.kind = ChainInput::AddNorm;
-  in.x = a;
-  in.x2 = b;
-  in.sum_out = sum;
-  in.gain = gain;
-  in.out = out;
-  in.cols = cols;
-  in.eps = eps;
-  queue_row_op(in);
+  queue_row_op(
+      {.kind = ChainInput::AddNorm, .x = a, .x2 = b, .sum_out = sum, .gain = gain, .out = out, .cols = cols, .eps = eps});
 }
 
 void ChainQueue::swiglu(const float* gate, const float* up, int64_t n, float* out) {
-  ChainInput in;
-  in.kind = ChainInput::Swiglu;
-  in.x = gate;
-  in.x2 = up;
-  in.out = out;
-  in.cols = n;
-  queue_row_op(in);
+  queue_row_op({.kind = ChainInput::Swiglu, .x = gate, .x2 = up, .out = out, .cols = n});
 }
 
 void ChainQueue::launch_products() {

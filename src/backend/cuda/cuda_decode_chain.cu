@@ -194,6 +194,10 @@ __device__ __forceinline__ void load_gains(const ChainStage& s, float (&gv)[kNor
   for (int e = 0; e < kNormRegs; ++e) gv[e] = __ldg(s.gain + norm_index(s.cols, e));
 }
 
+// The stagings read inputs that other blocks of this launch wrote before the last grid
+// barrier: with __ldcg (L2), since a multiprocessor's L1 is not kept coherent within a
+// launch (load_prior's plain loads rely on the wait between launches).
+//
 // add + rmsnorm of one row: the sum of squares as rmsnorm_kernel forms it (thread t of
 // its 1024 sums elements t + 1024 j; here consumer c stands for threads c + 256 m).
 __device__ __forceinline__ void stage_add_norm(const ChainStage& s, const float (&gv)[kNormRegs], uint2* xs, float* row,

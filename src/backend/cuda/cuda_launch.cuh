@@ -16,10 +16,9 @@
 // bytes do not change while the kernel runs, and ptxas then may schedule such a load above
 // griddepcontrol.wait; it did (attention_combine_kernel read its partial sums before the
 // wait in a variant whose kernels let their successors start before their own wait, see
-// NOTES.md). So activations are
-// read through plain pointers or load_prior (a plain load); weights, which no kernel
-// writes, keep the read-only path. tests/cuda/cuda_ptx_loads_test.cpp checks the PTX of the
-// kernels that read no weights and of the tensor-core GEMVs.
+// NOTES.md). So activations are read through plain pointers or load_prior (a plain load);
+// weights, which no kernel writes, keep the read-only path. tests/cuda/cuda_ptx_loads_test.cpp
+// checks the PTX of the kernels that read no weights and of the tensor-core GEMVs.
 //
 // Every kernel of the backend is launched through launch_chained or launch_plain, so that
 // it goes where this thread's launch queue points (cuda_step_record.h): the default
