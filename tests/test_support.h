@@ -1,6 +1,7 @@
 #pragma once
 // Paths for tests: the project root and the read-only ../shared data beside it
-// (GRETA_SHARED_DIR, when set, names another copy of that data); reading a whole file.
+// (GRETA_SHARED_DIR, when set, names another copy of that data); reading a whole file;
+// counting a string's occurrences.
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -20,6 +21,13 @@ inline std::string read_file(const std::string& path) {
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// How often `needle` occurs in `text` (overlaps counted).
+inline size_t count_of(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
 }
 
 }  // namespace greta::test

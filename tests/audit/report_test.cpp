@@ -12,12 +12,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../test_support.h"
 #include "audit/report.h"
 #include "greta/error.h"
 
 namespace greta::audit {
 namespace {
 
+using test::count_of;
 using trace::Point;
 
 constexpr Point kLayerPoints[] = {Point::x_in,   Point::attn_norm, Point::q,        Point::k,
@@ -125,12 +127,6 @@ std::vector<std::string> lines_of(const std::string& text) {
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) lines.push_back(line);
   return lines;
-}
-
-size_t count_of(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
 }
 
 TEST(AuditReport, MaxMaeIsTheLargestOverLayers) {

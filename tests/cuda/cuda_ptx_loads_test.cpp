@@ -12,10 +12,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "../test_support.h"
 
 namespace greta::test {
 namespace {
@@ -45,12 +46,6 @@ std::vector<Entry> entries(const std::string& ptx) {
   return out;
 }
 
-size_t count(const std::string& s, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = s.find(what); at != std::string::npos; at = s.find(what, at + 1)) ++n;
-  return n;
-}
-
 TEST(CudaPtxLoads, ChainedKernelsReadNoActivationThroughTheReadOnlyPath) {
 #ifndef GRETA_CUDA_PTX
   std::printf("built without CUDA (no kernel PTX to read): skipped\n");
@@ -65,22 +60,20 @@ TEST(CudaPtxLoads, ChainedKernelsReadNoActivationThroughTheReadOnlyPath) {
   }
   int chained = 0;
   for (const std::string& file : files) {
-    std::ifstream in(file);
-    ASSERT_TRUE(in) << "cannot read " << file;
-    std::stringstream buf;
-    buf << in.rdbuf();
-    for (const Entry& e : entries(buf.str())) {
-      if (count(e.body, "griddepcontrol.wait") == 0) continue;  // not chained
+    const std::string ptx = read_file(file);
+    ASSERT_FALSE(ptx.empty()) << "cannot read " << file;
+    for (const Entry& e : entries(ptx)) {
+      if (count_of(e.body, "griddepcontrol.wait") == 0) continue;  // not chained
       ++chained;
       const bool reads_weights =
           e.name.find("rmsnorm_kernel") != std::string::npos || e.name.find("embed_kernel") != std::string::npos;
       if (e.name.find("gemv_f16") != std::string::npos) {
-        EXPECT_EQ(count(e.body, "ld.global.nc.f32") + count(e.body, "ld.global.nc.v2.f32") +
-                      count(e.body, "ld.global.nc.v4.f32"),
+        EXPECT_EQ(count_of(e.body, "ld.global.nc.f32") + count_of(e.body, "ld.global.nc.v2.f32") +
+                      count_of(e.body, "ld.global.nc.v4.f32"),
                   0u)
             << e.name << " in " << file;
       } else if (!reads_weights) {
-        EXPECT_EQ(count(e.body, "ld.global.nc"), 0u) << e.name << " in " << file;
+        EXPECT_EQ(count_of(e.body, "ld.global.nc"), 0u) << e.name << " in " << file;
       }
     }
   }
