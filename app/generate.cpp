@@ -19,7 +19,8 @@ GenerationStats generate(Session& session, const tokenizer::Tokenizer* tok, samp
   GenerationStats st;
   st.prompt_tokens = static_cast<int64_t>(prompt.size());
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<float> logits = session.prefill(prompt);
+  const std::vector<float> prompt_logits = session.prefill(prompt);
+  std::span<const float> logits = prompt_logits;  // then each decode step's row, in the session
   st.prefill_seconds = since(t0);
   for (int32_t t : prompt) sampler.accept(t);
   std::optional<tokenizer::StreamDecoder> text;
@@ -46,7 +47,7 @@ GenerationStats generate(Session& session, const tokenizer::Tokenizer* tok, samp
     }
     if (before_decode) before_decode(st.decode_steps);
     t0 = std::chrono::steady_clock::now();
-    logits = session.decode(next);
+    logits = session.decode_view(next);
     decode_time += since(t0);
     ++st.decode_steps;
   }

@@ -98,6 +98,11 @@ class Backend {
   // Operand rounding of a route (default: exact f32 operands).
   virtual RoutePrecision precision(Route) const { return {}; }
   virtual void to_host(Act src, int64_t first_row, int64_t n_rows, float* dst) = 0;
+  // Host memory for what is read back every step (a decode step's logits). A backend may
+  // give memory its copies reach directly (CUDA: page-locked, copied at full bus speed in
+  // place of a staged copy through the driver); default: ordinary memory.
+  virtual float* alloc_host(int64_t n) { return new float[static_cast<size_t>(n)]; }
+  virtual void free_host(float* p) { delete[] p; }
   virtual void from_host(const float* src, Act dst, int64_t first_row, int64_t n_rows) = 0;
 
   // out[i] = table row tokens[i]

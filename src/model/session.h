@@ -28,6 +28,9 @@ class Session {
   std::vector<float> prefill(std::span<const int32_t> tokens, LogitsRows want = LogitsRows::Last);
   // Runs one token through the decode path (matrix-vector route) and returns its logits.
   std::vector<float> decode(int32_t token);
+  // decode() without the copy: the logits stay in memory the session owns (read back by
+  // the backend's fastest copy) and are valid until the session's next decode or decode_view.
+  std::span<const float> decode_view(int32_t token);
   // Forgets the sequence (the cache is overwritten from position 0).
   void reset() { n_past_ = 0; }
   // Keeps the first n tokens and forgets the rest (n ≤ n_past).
@@ -35,8 +38,10 @@ class Session {
 
  private:
   std::vector<float> run(std::span<const int32_t> tokens, Path path, LogitsRows want);
+  void forward(std::span<const int32_t> tokens, Path path, LogitsRows want, float* logits);
   LlamaModel& model_;
   KvCache cache_;
+  float* step_logits_ = nullptr;  // decode_view's row, from Backend::alloc_host
   int64_t n_past_ = 0;
   LlamaModel::Hooks hooks_;
 };

@@ -51,6 +51,27 @@ TEST_P(PrefillDecode, TokenByTokenEqualsOnePrefill) {
   }
 }
 
+// decode_view: each step's row in memory the session keeps (the same address every step),
+// equal to the prefill's row for that position; decode() hands out a copy of it.
+TEST_P(PrefillDecode, DecodeViewHoldsEachStepsRowInTheSession) {
+  auto m = load_shared_model(GetParam().model);
+  const auto ref = Reference::load(shared_path(GetParam().reference));
+  const auto& toks = ref.prompt_tokens;
+  Session a(*m.model, 0), b(*m.model, 0), c(*m.model, 0);
+  const auto all = a.prefill(toks, LogitsRows::All);
+  const int64_t V = m.model->config().n_vocab;
+  const float* first = nullptr;
+  for (size_t i = 0; i < toks.size(); ++i) {
+    const std::span<const float> row = b.decode_view(toks[i]);
+    ASSERT_EQ(row.size(), static_cast<size_t>(V));
+    if (i == 0) first = row.data();
+    EXPECT_EQ(row.data(), first) << "position " << i;
+    const std::vector<float> got(row.begin(), row.end()), expect(all.begin() + i * V, all.begin() + (i + 1) * V);
+    EXPECT_EQ(got, expect) << "position " << i;  // canonical reduction order on the CPU: same bits
+    EXPECT_EQ(c.decode(toks[i]), got) << "position " << i;
+  }
+}
+
 // Chunked prefill (bounded memory for long prompts): chunks of 1, 7 and 512 tokens give
 // the same logits bit for bit, since every row's products and attention are independent
 // of the rows beside it.

@@ -20,7 +20,9 @@ TEST_P(SynthModels, LogitsMatchLlamaCpp) {
   for (size_t t = 0; t < c.per_position.size(); ++t) {
     const auto& p = c.per_position[t];
     EXPECT_LE(p.kl, 1e-3) << "position " << t;
-    if (p.ref_gap >= 0.1) EXPECT_EQ(p.ref_top1, p.our_top1) << "position " << t;
+    if (p.ref_gap >= 0.1) {
+      EXPECT_EQ(p.ref_top1, p.our_top1) << "position " << t;
+    }
   }
   // greta keeps activations in f32, so it should sit much closer to the float64 forward
   // than llama.cpp (which quantizes activations to 8 bits: up to 0.15 away).

@@ -248,6 +248,16 @@ void CudaBackend::to_host(Act src, int64_t first_row, int64_t n_rows, float* dst
   check(cudaMemcpy(dst, src.row(first_row), act_bytes(n_rows, src.cols), cudaMemcpyDeviceToHost), "to_host");
 }
 
+float* CudaBackend::alloc_host(int64_t n) {
+  void* p = nullptr;
+  check(cudaHostAlloc(&p, static_cast<size_t>(n) * sizeof(float), cudaHostAllocDefault), "cudaHostAlloc (step results)");
+  return static_cast<float*>(p);
+}
+
+void CudaBackend::free_host(float* p) {
+  if (p) cudaFreeHost(p);
+}
+
 void CudaBackend::from_host(const float* src, Act dst, int64_t first_row, int64_t n_rows) {
   settle();
   if (skip_while_recording()) return;

@@ -54,6 +54,8 @@ class CudaBackend final : public Backend {
   RoutePrecision precision(Route route) const override;
   const CudaOptions& options() const { return options_; }
   void to_host(Act src, int64_t first_row, int64_t n_rows, float* dst) override;
+  float* alloc_host(int64_t n) override;
+  void free_host(float* p) override;
   void from_host(const float* src, Act dst, int64_t first_row, int64_t n_rows) override;
 
   void embed(const Weight& table, const int32_t* tokens, int64_t n, Act out) override;
