@@ -225,16 +225,6 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
   };
   const int64_t step = int64_t{kChunk} * kWarps;
   const int64_t first = begin + kChunk * warp;
-  // The cache rows of earlier steps are already in memory: their lines are requested into
-  // L2 while the previous kernels finish, so the loads after the wait do not each pay a
-  // DRAM round trip (H100, tg128 +1%). The last key is skipped: in the last segment it is
-  // this step's row, which the previous kernel writes (a prefetch moves no data into a
-  // register, so even a stale line would be harmless; L2 is where writes land).
-  for (int64_t key = begin + grp + NG * warp; active && key < end - 1; key += NG * kWarps) {
-    const int64_t off = max(key - a.kv_shift, int64_t{0}) * a.kv_dim;
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(k_base + off));
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(v_base + off));
-  }
   // Everything above reads only the step's inputs (positions, copied before its first
   // kernel); the cache and q are written by the previous kernels.
   wait_for_prior_kernels();
