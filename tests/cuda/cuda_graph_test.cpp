@@ -71,7 +71,8 @@ TEST_P(CudaGraphs, GreedyDecodeMatchesDirectLaunchesBitForBit) {
 
 TEST_P(CudaGraphs, RecapturesWhereTheAttentionSplitChanges) {
   GRETA_REQUIRE_CUDA();
-  // Positions 100..339: the f16 cache splits at 129 and 257 keys, the f32 one at 257.
+  // Positions 100..339: the f16 cache splits from 129 keys on, one segment more every 64
+  // keys (3 at 129, 4 at 193, 5 at 257, 6 at 321); the f32 one at 257.
   for (const char* file : {"stories260K.gguf", "synth-tiny-q4_k_m.gguf"}) {
     GraphModel on(file, GetParam(), true), off(file, GetParam(), false);
     const auto prompt = spread_prompt(*on.model, 100);
@@ -80,7 +81,7 @@ TEST_P(CudaGraphs, RecapturesWhereTheAttentionSplitChanges) {
     const auto direct = logits_of_run(*off.model, prompt, 240, nullptr, &tokens);
     EXPECT_EQ(differing(replayed, direct), 0u) << file;
     EXPECT_EQ(on.graphs().replays(), 240) << file;
-    EXPECT_EQ(on.graphs().captures(), GetParam().name == "exact" ? 2 : 3) << on.graphs().summary();
+    EXPECT_EQ(on.graphs().captures(), GetParam().name == "exact" ? 2 : 5) << on.graphs().summary();
   }
 }
 

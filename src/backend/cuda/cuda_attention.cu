@@ -17,9 +17,12 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <stdexcept>
 #include <type_traits>
+#include <utility>
 
 #include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_ops.h"
@@ -203,8 +206,10 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
   const int kv_head = head0 / (a.n_heads / a.n_kv_heads);
   const int64_t q_stride = static_cast<int64_t>(a.n_heads) * hd;
   const int64_t n_keys = static_cast<int64_t>(a.pos[row]) + 1;
-  const int64_t begin = split * split_len;
-  const int64_t end = min(n_keys, begin + split_len);
+  // Even segments (split_len 0): the row's keys over n_splits, in 32 bits (keys < 2^31).
+  const int64_t seg_len = split_len > 0 ? split_len : (static_cast<int>(n_keys) + n_splits - 1) / n_splits;
+  const int64_t begin = split * seg_len;
+  const int64_t end = min(n_keys, begin + seg_len);
   // With f16 operands: the prefill's q (rounded to f16) and its score scale, the same
   // float expression as in flash_attention_kernel.
   const bool f16ops = a.f16_operands;
@@ -412,19 +417,36 @@ __global__ void attention_combine_kernel(const float* partial, int n_splits, int
   }
 }
 
-template <int LPK>
-void launch_f16(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial) {
-  // Heads per block: the whole GQA group up to 4 (more would cost registers).
+// The f16 kernel's instance for a's head size and GQA group, given to fn(kernel, heads a
+// block, shared memory): lanes per key row from head_dim; heads a block, the whole GQA
+// group up to 4 (more would cost registers).
+template <class Fn>
+void with_f16_kernel(const AttentionArgs& a, Fn fn) {
   const int group = a.n_heads / a.n_kv_heads;
   const int hb = group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
-  const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads / hb), static_cast<unsigned>(a.rows));
   const size_t smem = (static_cast<size_t>(kWarps) * hb * (a.head_dim + 2) + static_cast<size_t>(hb) * a.head_dim) * sizeof(float);
-  if (hb == 4)
-    launch_chained(attention_f16_kernel<LPK, 4>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
-  else if (hb == 2)
-    launch_chained(attention_f16_kernel<LPK, 2>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
+  auto heads = [&](auto lanes) {
+    constexpr int LPK = decltype(lanes)::value;
+    if (hb == 4)
+      fn(attention_f16_kernel<LPK, 4>, hb, smem);
+    else if (hb == 2)
+      fn(attention_f16_kernel<LPK, 2>, hb, smem);
+    else
+      fn(attention_f16_kernel<LPK, 1>, hb, smem);
+  };
+  const int hd = a.head_dim;
+  if (hd <= 8)
+    heads(std::integral_constant<int, 1>{});
+  else if (hd <= 16)
+    heads(std::integral_constant<int, 2>{});
+  else if (hd <= 32)
+    heads(std::integral_constant<int, 4>{});
+  else if (hd <= 64)
+    heads(std::integral_constant<int, 8>{});
+  else if (hd <= 128)
+    heads(std::integral_constant<int, 16>{});
   else
-    launch_chained(attention_f16_kernel<LPK, 1>, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
+    heads(std::integral_constant<int, 32>{});
 }
 
 template <class E>
@@ -443,27 +465,42 @@ void launch_generic(const AttentionArgs& a, int n_splits, int64_t split_len, flo
 
 }  // namespace
 
+bool attention_even_segments(const AttentionArgs& a) { return a.kv_f16 && a.head_dim % 8 == 0 && a.head_dim <= 256; }
+
+int attention_segments_in_one_wave(const AttentionArgs& a) {
+  int segments = 1;
+  with_f16_kernel(a, [&](auto kernel, int hb, size_t smem) {
+    // Queried once per kernel instance and size: the record pass of every step asks.
+    static std::map<std::pair<const void*, size_t>, int> resident;
+    const auto key = std::make_pair(reinterpret_cast<const void*>(kernel), smem);
+    auto it = resident.find(key);
+    if (it == resident.end()) {
+      int dev = 0, sms = 0, per_sm = 0;
+      check(cudaGetDevice(&dev), "cudaGetDevice");
+      check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+      check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 32 * kWarps, smem), "occupancy (attention)");
+      it = resident.emplace(key, std::max(1, per_sm * sms)).first;
+    }
+    const int64_t per_segment = a.rows * (a.n_heads / hb);
+    segments = static_cast<int>(std::clamp<int64_t>(it->second / per_segment, 1, kMaxSplits));
+  });
+  return segments;
+}
+
 void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial) {
   if (a.rows == 0) return;
   if (n_splits > kMaxSplits) throw std::runtime_error("attention: more than 64 decode segments");
-  const int hd = a.head_dim;
-  const bool f16_kernel = a.kv_f16 && hd % 8 == 0 && hd <= 256;  // the only one with f16_operands
+  const bool f16_kernel = attention_even_segments(a);  // the only one with f16_operands
+  if (split_len <= 0 && !f16_kernel) throw std::invalid_argument("attention: even segments need the f16 kernel");
   if (!a.kv_f16)
     launch_generic<float>(a, n_splits, split_len, partial);
   else if (!f16_kernel)
     launch_generic<__half>(a, n_splits, split_len, partial);
-  else if (hd <= 8)
-    launch_f16<1>(a, n_splits, split_len, partial);
-  else if (hd <= 16)
-    launch_f16<2>(a, n_splits, split_len, partial);
-  else if (hd <= 32)
-    launch_f16<4>(a, n_splits, split_len, partial);
-  else if (hd <= 64)
-    launch_f16<8>(a, n_splits, split_len, partial);
-  else if (hd <= 128)
-    launch_f16<16>(a, n_splits, split_len, partial);
   else
-    launch_f16<32>(a, n_splits, split_len, partial);
+    with_f16_kernel(a, [&](auto kernel, int hb, size_t smem) {
+      const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads / hb), static_cast<unsigned>(a.rows));
+      launch_chained(kernel, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
+    });
   check_launch("attention");
   if (n_splits > 1) {
     launch_chained(attention_combine_kernel, dim3(static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.rows)),

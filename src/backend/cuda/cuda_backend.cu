@@ -428,18 +428,26 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
   int64_t max_keys = 0;
   for (int64_t i = 0; i < q.rows; ++i) max_keys = std::max<int64_t>(max_keys, int64_t{pos[i]} + 1);
   // Decode: one query row per head leaves most of the GPU idle on a long cache, so the
-  // keys are cut into segments merged afterwards: for the f32 cache at least 256 keys and
-  // at most 64 segments (its results stay as they were); for the f16 cache at least 128
-  // keys, since its kernel runs one block per GQA group instead of one per head, and at
-  // most 32 segments (deep caches: one wave of blocks, fewer partials to merge).
-  const int64_t min_split = a.kv_f16 ? 128 : 256, max_splits = a.kv_f16 ? 32 : 64;
-  // One segment spans the whole cache, so that its launch does not change with the key
-  // count (a replayed step keeps its graph until the split changes); the kernel stops at
-  // each row's own key count.
+  // keys are cut into segments merged afterwards. One segment spans the whole cache, so
+  // that its launch does not change with the key count (a replayed step keeps its graph
+  // until the split changes); the kernel stops at each row's own key count.
   int n_splits = 1;
   int64_t split_len = std::max(cache.n_ctx, max_keys);
-  if (route == Route::Gemv && max_keys > min_split) {
-    n_splits = static_cast<int>(std::min<int64_t>(max_splits, (max_keys + min_split - 1) / min_split));
+  if (route == Route::Gemv && attention_even_segments(a)) {
+    // The f16 kernel (one block per GQA group) splits caches of more than 128 keys into
+    // segments of at least 64 keys, as many as keep its blocks in one wave (49 for the 8B
+    // shape on 132 multiprocessors), and cuts each row's keys into even segments itself:
+    // once the cap is reached every step has the same launch (one graph). Rounding the
+    // segments to 128 keys on the host had left 22 segments of 384 keys at 8200 keys
+    // (176 blocks); H100, tg128 @ d8192 296 -> 308-310 (d2048 +0.8%, d512 +1%).
+    if (max_keys > 128) {
+      n_splits = static_cast<int>(std::min<int64_t>(attention_segments_in_one_wave(a), (max_keys + 63) / 64));
+      split_len = 0;
+    }
+  } else if (route == Route::Gemv && max_keys > 256) {
+    // The other kernels (f32 cache, head sizes the f16 kernel does not take): segments of
+    // whole 128-key blocks, at least 256 keys, at most 64 (the f32 results stay as they were).
+    n_splits = static_cast<int>(std::min<int64_t>(64, (max_keys + 255) / 256));
     split_len = ((max_keys + n_splits - 1) / n_splits + 127) / 128 * 128;
     n_splits = static_cast<int>((max_keys + split_len - 1) / split_len);
   }

@@ -142,10 +142,16 @@ struct AttentionArgs {
   // differ only in the order of their sums.
   bool f16_operands = false;
 };
-// Splits each row's keys into n_splits segments of split_len keys (a multiple of 128);
-// with n_splits > 1, `partial` holds rows*n_heads*n_splits*(head_dim+2) floats and a
-// second pass combines the segments.
+// Splits each row's keys into n_splits segments of split_len keys (a multiple of 128),
+// or, with split_len 0 (only where attention_even_segments), into n_splits segments of
+// equal length cut on the device from the row's own key count; with n_splits > 1,
+// `partial` holds rows*n_heads*n_splits*(head_dim+2) floats and a second pass combines
+// the segments.
 void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial);
+// Whether launch_attention takes a's rows to the f16 kernel, which can cut even segments.
+bool attention_even_segments(const AttentionArgs& a);
+// For that kernel: the segments a row may have with all blocks resident at once (1 to 64).
+int attention_segments_in_one_wave(const AttentionArgs& a);
 // Prefill attention on tensor cores (flash attention): needs an f16 cache and head_dim a
 // multiple of 8 up to 128. Query tiles × key tiles with an online softmax in f32; q is
 // rounded to f16 for the q·k products and each probability to f16 for the p·v products,
