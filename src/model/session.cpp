@@ -15,7 +15,12 @@ Session::~Session() {
 }
 
 std::vector<float> Session::prefill(std::span<const int32_t> tokens, LogitsRows want) {
-  return run(tokens, Path::Prefill, want);
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) return {};
+  const int64_t rows = want == LogitsRows::All ? n : (want == LogitsRows::Last ? 1 : 0);
+  std::vector<float> logits(static_cast<size_t>(rows * model_.config().n_vocab));
+  forward(tokens, Path::Prefill, want, logits.data());
+  return logits;
 }
 
 std::vector<float> Session::decode(int32_t token) {
@@ -28,15 +33,6 @@ std::span<const float> Session::decode_view(int32_t token) {
   if (!step_logits_) step_logits_ = model_.backend().alloc_host(n_vocab);
   forward({&token, 1}, Path::Decode, LogitsRows::Last, step_logits_);
   return {step_logits_, static_cast<size_t>(n_vocab)};
-}
-
-std::vector<float> Session::run(std::span<const int32_t> tokens, Path path, LogitsRows want) {
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  if (n == 0) return {};
-  const int64_t rows = want == LogitsRows::All ? n : (want == LogitsRows::Last ? 1 : 0);
-  std::vector<float> logits(static_cast<size_t>(rows * model_.config().n_vocab));
-  forward(tokens, path, want, logits.data());
-  return logits;
 }
 
 void Session::forward(std::span<const int32_t> tokens, Path path, LogitsRows want, float* logits) {

@@ -37,7 +37,7 @@ class Session {
   void truncate(int64_t n) { n_past_ = std::min(n_past_, std::max<int64_t>(n, 0)); }
 
  private:
-  std::vector<float> run(std::span<const int32_t> tokens, Path path, LogitsRows want);
+  // Runs tokens at n_past.. (refusing what does not fit) with the wanted rows' logits into `logits`.
   void forward(std::span<const int32_t> tokens, Path path, LogitsRows want, float* logits);
   LlamaModel& model_;
   KvCache cache_;
