@@ -19,10 +19,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <stdexcept>
 #include <type_traits>
-#include <utility>
 
 #include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_ops.h"
@@ -470,19 +468,8 @@ bool attention_even_segments(const AttentionArgs& a) { return a.kv_f16 && a.head
 int attention_segments_in_one_wave(const AttentionArgs& a) {
   int segments = 1;
   with_f16_kernel(a, [&](auto kernel, int hb, size_t smem) {
-    // Queried once per kernel instance and size: the record pass of every step asks.
-    static std::map<std::pair<const void*, size_t>, int> resident;
-    const auto key = std::make_pair(reinterpret_cast<const void*>(kernel), smem);
-    auto it = resident.find(key);
-    if (it == resident.end()) {
-      int dev = 0, sms = 0, per_sm = 0;
-      check(cudaGetDevice(&dev), "cudaGetDevice");
-      check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
-      check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 32 * kWarps, smem), "occupancy (attention)");
-      it = resident.emplace(key, std::max(1, per_sm * sms)).first;
-    }
     const int64_t per_segment = a.rows * (a.n_heads / hb);
-    segments = static_cast<int>(std::clamp<int64_t>(it->second / per_segment, 1, kMaxSplits));
+    segments = static_cast<int>(std::clamp<int64_t>(resident_blocks(kernel, 32 * kWarps, smem) / per_segment, 1, kMaxSplits));
   });
   return segments;
 }

@@ -26,7 +26,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <stdexcept>
 #include <type_traits>
 
@@ -243,20 +242,6 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
 // the GPU, and the split (hence each row's summation order) depends only on K.
 constexpr int kWarps = 8;
 
-// Blocks of `kernel` resident on the whole GPU with `smem` bytes of dynamic shared memory
-// (queried once per kernel and size: a model's launches use two or three sizes each).
-template <class K>
-int max_resident(K kernel, size_t smem) {
-  static std::map<size_t, int> blocks_by_smem;  // one map per kernel (template instance)
-  const auto it = blocks_by_smem.find(smem);
-  if (it != blocks_by_smem.end()) return it->second;
-  int dev = 0, sms = 0, per_sm = 0;
-  check(cudaGetDevice(&dev), "cudaGetDevice");
-  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
-  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, 32 * kWarps, smem), "occupancy (gemv f16)");
-  return blocks_by_smem[smem] = std::max(1, per_sm * sms);
-}
-
 // The persistent kernel where every block gets at least kStreamTiles tiles: with fewer it
 // lost to one tile a block on the 8B shapes (4096 x 4096 Q4_K 6.5 -> 7.3 us), with more
 // it gains (14336 x 4096 Q4_K 19.9 -> 17.5 us). Q6_K keeps one tile a block: two loads
@@ -269,7 +254,7 @@ bool launch_stream(const GemvGroup& grp, int64_t n_steps, const float* x, size_t
   static size_t allowed = 48 * 1024;  // per instantiation: raised once for long rows
   raise_smem(kernel, smem, allowed);
   const int n_tiles = grp.first_tile[grp.n];
-  const int resident = max_resident(kernel, smem);
+  const int resident = resident_blocks(kernel, 32 * kWarps, smem);
   const int per_block = (n_tiles + resident - 1) / resident;  // the same count for every block
   if (per_block < min_per_block) return false;
   const unsigned blocks = static_cast<unsigned>((n_tiles + per_block - 1) / per_block);

@@ -25,6 +25,9 @@
 // stream, a stream being captured into a graph, or a step record.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <map>
+#include <tuple>
 #include <type_traits>
 
 #include "backend/cuda/cuda_ops.h"
@@ -93,6 +96,23 @@ void launch_kernel(bool chained, void (*kernel)(Params...), dim3 grid, dim3 bloc
 template <class... Params, class... Args>
 void launch_chained(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, Args... args) {
   launch_kernel(true, kernel, grid, block, smem, args...);
+}
+
+// Blocks of `kernel` resident on the whole GPU at once with `threads` threads and `smem`
+// bytes of dynamic shared memory (at least 1). Queried once per kernel and size: launchers
+// ask on every step's record pass. Keyed by the kernel itself, since kernels of one
+// signature share this function's instance.
+template <class... Params>
+int resident_blocks(void (*kernel)(Params...), int threads, size_t smem) {
+  static std::map<std::tuple<const void*, int, size_t>, int> known;
+  const auto key = std::make_tuple(reinterpret_cast<const void*>(kernel), threads, smem);
+  const auto it = known.find(key);
+  if (it != known.end()) return it->second;
+  int dev = 0, sms = 0, per_sm = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
+  check(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, smem), "occupancy");
+  return known[key] = std::max(1, per_sm * sms);
 }
 
 // A kernel that starts after the previous one of its stream has ended.
