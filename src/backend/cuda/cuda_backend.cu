@@ -10,6 +10,7 @@
 #include "backend/cuda/cuda_chain_queue.h"
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/cuda_step_graphs.h"
+#include "backend/cuda/cuda_timeline.h"
 #include "greta/error.h"
 
 namespace greta::cuda {
@@ -65,6 +66,9 @@ CudaBackend::CudaBackend(int device, CudaOptions options) : device_(device), opt
   device_name_ = prop.name;
   sm_major_ = prop.major;
   sm_minor_ = prop.minor;
+#ifdef GRETA_CUDA_TIMELINE
+  timeline_ = std::make_unique<Timeline>();
+#endif
   if (options_.graphs) graphs_ = std::make_unique<StepGraphs>();
   if (options_.chain && options_.tensor_cores && sm_major_ >= 9) {
     const size_t bytes = 2 * sizeof(unsigned);
@@ -78,6 +82,8 @@ CudaBackend::CudaBackend(int device, CudaOptions options) : device_(device), opt
 
 CudaBackend::~CudaBackend() {
   cudaDeviceSynchronize();
+  if (timeline_) timeline_->write();
+  timeline_.reset();
   graphs_.reset();
   chain_.reset();
   if (chain_counters_) cudaFree(chain_counters_);

@@ -33,6 +33,7 @@ struct CudaOptions {
 
 class StepGraphs;
 class ChainQueue;
+class Timeline;
 
 class CudaBackend final : public Backend {
  public:
@@ -129,6 +130,7 @@ class CudaBackend final : public Backend {
   Scratch tokens_, positions_, cos_sin_, partial_;
   std::unique_ptr<StepGraphs> graphs_;
   std::unique_ptr<ChainQueue> chain_;  // sm_90 with tensor cores and options.chain
+  std::unique_ptr<Timeline> timeline_;  // builds with GRETA_CUDA_TIMELINE only
   unsigned* chain_counters_ = nullptr;
   bool chain_on_ = false;  // inside run_step
   Scratch w16_, x16_;  // f16 operands of the tensor-core matmul (weights dequantized per call)

@@ -32,12 +32,15 @@
 
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/cuda_step_record.h"
+#include "backend/cuda/cuda_timeline.cuh"
 
 namespace greta::cuda {
 
 __device__ __forceinline__ void wait_for_prior_kernels() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  const TimelineStamp stamp = timeline_arrive();  // empty unless GRETA_CUDA_TIMELINE
   asm volatile("griddepcontrol.wait;" ::: "memory");
+  timeline_go(stamp);
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
 }
