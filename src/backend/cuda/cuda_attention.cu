@@ -415,13 +415,16 @@ __global__ void attention_combine_kernel(const float* partial, int n_splits, int
   }
 }
 
-// The f16 kernel's instance for a's head size and GQA group, given to fn(kernel, heads a
-// block, shared memory): lanes per key row from head_dim; heads a block, the whole GQA
-// group up to 4 (more would cost registers).
-template <class Fn>
-void with_f16_kernel(const AttentionArgs& a, Fn fn) {
+// Heads a block of the f16 kernel: the GQA group, up to 4 (more would cost registers).
+int group_heads(const AttentionArgs& a) {
   const int group = a.n_heads / a.n_kv_heads;
-  const int hb = group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
+  return group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
+}
+
+// The f16 kernel's instance for a's head size with hb heads a block, given to fn(kernel,
+// hb, shared memory): lanes per key row from head_dim.
+template <class Fn>
+void with_f16_kernel(const AttentionArgs& a, int hb, Fn fn) {
   const size_t smem = (static_cast<size_t>(kWarps) * hb * (a.head_dim + 2) + static_cast<size_t>(hb) * a.head_dim) * sizeof(float);
   auto heads = [&](auto lanes) {
     constexpr int LPK = decltype(lanes)::value;
@@ -447,6 +450,16 @@ void with_f16_kernel(const AttentionArgs& a, Fn fn) {
     heads(std::integral_constant<int, 32>{});
 }
 
+// Heads a block for a launch of n_splits segments. The heads of a GQA group share each key
+// and value load, which pays where the cache is long and the kernel streams it from memory
+// (8B, ~8200 keys, H100: one head a block everywhere, tg128 @ d8192 324 -> 311). Over a
+// single segment (up to 128 keys) the kernel is a chain of latencies, and one head a block
+// puts a quarter of the instructions on each warp's chain: 7.9 -> 4.6 us a layer, tg128
+// 384-388 -> 396-397. (Also where 32 heads x the segments fit in one wave, up to 16
+// segments: d512 and d1024 within the noise, so not kept.) Each head's arithmetic is the
+// same whatever else its block holds, so the results keep their bits.
+int f16_heads_a_block(const AttentionArgs& a, int n_splits) { return n_splits == 1 ? 1 : group_heads(a); }
+
 template <class E>
 void launch_generic(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial) {
   const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads), static_cast<unsigned>(a.rows));
@@ -467,7 +480,7 @@ bool attention_even_segments(const AttentionArgs& a) { return a.kv_f16 && a.head
 
 int attention_segments_in_one_wave(const AttentionArgs& a) {
   int segments = 1;
-  with_f16_kernel(a, [&](auto kernel, int hb, size_t smem) {
+  with_f16_kernel(a, group_heads(a), [&](auto kernel, int hb, size_t smem) {
     const int64_t per_segment = a.rows * (a.n_heads / hb);
     segments = static_cast<int>(std::clamp<int64_t>(resident_blocks(kernel, 32 * kWarps, smem) / per_segment, 1, kMaxSplits));
   });
@@ -484,7 +497,7 @@ void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, f
   else if (!f16_kernel)
     launch_generic<__half>(a, n_splits, split_len, partial);
   else
-    with_f16_kernel(a, [&](auto kernel, int hb, size_t smem) {
+    with_f16_kernel(a, f16_heads_a_block(a, n_splits), [&](auto kernel, int hb, size_t smem) {
       const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads / hb), static_cast<unsigned>(a.rows));
       launch_chained(kernel, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
     });
