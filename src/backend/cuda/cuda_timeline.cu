@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <stdexcept>
 #include <vector>
 
 #include "backend/cuda/cuda_timeline.cuh"
@@ -21,10 +22,11 @@ std::vector<TimelineSetter>& setters() {
 void register_timeline_setter(TimelineSetter set) { setters().push_back(set); }
 
 Timeline::Timeline() {
-  cudaMalloc(&slots_, sizeof(TimelineSlot) * kTimelineSlots);
-  cudaMalloc(&count_, sizeof(uint32_t));
-  cudaMemset(slots_, 0, sizeof(TimelineSlot) * kTimelineSlots);
-  cudaMemset(count_, 0, sizeof(uint32_t));
+  if (cudaMalloc(&slots_, sizeof(TimelineSlot) * kTimelineSlots) != cudaSuccess ||
+      cudaMalloc(&count_, sizeof(uint32_t)) != cudaSuccess ||
+      cudaMemset(slots_, 0, sizeof(TimelineSlot) * kTimelineSlots) != cudaSuccess ||
+      cudaMemset(count_, 0, sizeof(uint32_t)) != cudaSuccess)
+    throw std::runtime_error("timeline: no device memory for its slots");
   for (TimelineSetter set : setters()) set(static_cast<TimelineSlot*>(slots_), static_cast<uint32_t*>(count_));
 }
 
@@ -35,14 +37,20 @@ Timeline::~Timeline() {
 }
 
 void Timeline::write() const {
-  cudaDeviceSynchronize();
   uint32_t count = 0;
   std::vector<TimelineSlot> slots(kTimelineSlots);
-  cudaMemcpy(&count, count_, sizeof count, cudaMemcpyDeviceToHost);
-  cudaMemcpy(slots.data(), slots_, sizeof(TimelineSlot) * kTimelineSlots, cudaMemcpyDeviceToHost);
-  const char* path = std::getenv("GRETA_TIMELINE_OUT");
-  std::FILE* f = std::fopen(path ? path : "greta_timeline.csv", "w");
-  if (!f) return;
+  if (cudaDeviceSynchronize() != cudaSuccess || cudaMemcpy(&count, count_, sizeof count, cudaMemcpyDeviceToHost) != cudaSuccess ||
+      cudaMemcpy(slots.data(), slots_, sizeof(TimelineSlot) * kTimelineSlots, cudaMemcpyDeviceToHost) != cudaSuccess) {
+    std::fprintf(stderr, "timeline: could not read the slots back; nothing written\n");
+    return;
+  }
+  const char* env = std::getenv("GRETA_TIMELINE_OUT");
+  const char* path = env ? env : "greta_timeline.csv";
+  std::FILE* f = std::fopen(path, "w");
+  if (!f) {
+    std::fprintf(stderr, "timeline: cannot write %s\n", path);
+    return;
+  }
   std::fprintf(f, "index,arrive_ns,go_ns,blocks,threads,smem\n");
   const uint32_t first = count > kTimelineSlots ? count - kTimelineSlots : 0;
   for (uint32_t i = first; i < count; ++i) {
