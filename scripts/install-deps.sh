@@ -2,9 +2,10 @@
 # Installs the Debian packages greta builds with (skips the ones already present).
 #   GoogleTest      unit tests                 nlohmann-json  JSON (references, traces, reports)
 #   CLI11           command-line parsing       PCRE2          the Llama 3 pre-tokenizer regex
+#   python3         the test of scripts/timeline_summary.py (the CUDA step timeline's reader)
 #   clang           libFuzzer (CI's fuzz step only, with --fuzz)
 set -euo pipefail
-packages=(cmake make g++ pkg-config libgtest-dev nlohmann-json3-dev libcli11-dev libpcre2-dev)
+packages=(cmake make g++ pkg-config libgtest-dev nlohmann-json3-dev libcli11-dev libpcre2-dev python3)
 [ "${1:-}" = "--fuzz" ] && packages+=(clang)
 missing=()
 for p in "${packages[@]}"; do

@@ -23,12 +23,15 @@ def load(path):
     return [(int(r["arrive_ns"]), int(r["go_ns"]), (int(r["blocks"]), int(r["threads"]), int(r["smem"]))) for r in rows]
 
 
-def period(sigs, tail):
-    """Smallest P for which the last `tail` kernels repeat with period P."""
-    seq = sigs[-tail:]
-    for p in range(1, len(seq) // 2):
-        if all(seq[i] == seq[i + p] for i in range(len(seq) - p)):
-            return p
+def period(sigs):
+    """Smallest P for which the timeline ends in at least three repeats of P kernels, and
+    how many kernels at its end repeat (the decode steps; a prefill before them does not)."""
+    for p in range(1, len(sigs) // 3 + 1):
+        i = len(sigs) - 1 - p
+        while i >= 0 and sigs[i] == sigs[i + p]:
+            i -= 1
+        if len(sigs) - (i + 1) >= 3 * p:
+            return p, len(sigs) - (i + 1)
     raise SystemExit("no repeating step found: run more decode steps at a fixed split")
 
 
@@ -39,8 +42,8 @@ def main():
     args = ap.parse_args()
     k = load(args.file)
     sigs = [s for _, _, s in k]
-    p = period(sigs, min(len(k), 4000))
-    n = min(args.steps, len(k) // p - 1)
+    p, periodic = period(sigs)
+    n = min(args.steps, periodic // p - 1)
     body = k[-(n + 1) * p:]
     gaps = [statistics.median(body[s * p + j + 1][1] - body[s * p + j][1] for s in range(n)) for j in range(p)]
     start = (max(range(p), key=lambda j: gaps[j]) + 1) % p  # the kernel after the host's turn
