@@ -436,33 +436,32 @@ __global__ void attention_combine_kernel(const float* partial, int n_splits, int
   }
 }
 
-// Heads a block of the f16 kernel: the GQA group, up to 4 (more would cost registers).
-int group_heads(const AttentionArgs& a) {
-  const int group = a.n_heads / a.n_kv_heads;
-  return group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
-}
-
-// The f16 kernel's instance for a's head size with hb heads a block, for a launch of one
-// segment or several (split), given to fn(kernel, hb, shared memory): lanes per key row
-// from head_dim.
+// The f16 kernel's instance for a's head size and a launch of one segment or several
+// (split), given to fn(kernel, heads a block, shared memory): lanes per key row from
+// head_dim. Heads a block: split, the GQA group up to 4 (more would cost registers), whose
+// heads share each key and value load, which pays where the cache is long and the kernel
+// streams it from memory (8B, ~8200 keys, H100: one head a block there too, tg128 @ d8192
+// 324 -> 311); one segment (up to 128 keys), one head: there the kernel is a chain of
+// latencies, and one head a block puts a quarter of the instructions on each warp's chain
+// (7.9 -> 4.6 us a layer, tg128 384-388 -> 396-397; one head a block also where 32 heads x
+// the segments fit in one wave, up to 16 segments, was within the noise at d512 and
+// d1024). Each head's arithmetic is the same whatever else its block holds, so the results
+// keep their bits. Split launches also read the cache evict-first in L2.
 template <class Fn>
-void with_f16_kernel(const AttentionArgs& a, int hb, bool split, Fn fn) {
+void with_f16_kernel(const AttentionArgs& a, bool split, Fn fn) {
+  const int group = a.n_heads / a.n_kv_heads;
+  const int hb = !split ? 1 : group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
   const size_t smem = (static_cast<size_t>(kWarps) * hb * (a.head_dim + 2) + static_cast<size_t>(hb) * a.head_dim) * sizeof(float);
   auto heads = [&](auto lanes) {
     constexpr int LPK = decltype(lanes)::value;
-    auto pick = [&](auto evict_first) {
-      constexpr bool kEvict = decltype(evict_first)::value;
-      if (hb == 4)
-        fn(attention_f16_kernel<LPK, 4, kEvict>, hb, smem);
-      else if (hb == 2)
-        fn(attention_f16_kernel<LPK, 2, kEvict>, hb, smem);
-      else
-        fn(attention_f16_kernel<LPK, 1, kEvict>, hb, smem);
-    };
-    if (split)
-      pick(std::true_type{});
+    if (!split)
+      fn(attention_f16_kernel<LPK, 1, false>, hb, smem);
+    else if (hb == 4)
+      fn(attention_f16_kernel<LPK, 4, true>, hb, smem);
+    else if (hb == 2)
+      fn(attention_f16_kernel<LPK, 2, true>, hb, smem);
     else
-      pick(std::false_type{});
+      fn(attention_f16_kernel<LPK, 1, true>, hb, smem);
   };
   const int hd = a.head_dim;
   if (hd <= 8)
@@ -478,16 +477,6 @@ void with_f16_kernel(const AttentionArgs& a, int hb, bool split, Fn fn) {
   else
     heads(std::integral_constant<int, 32>{});
 }
-
-// Heads a block for a launch of n_splits segments. The heads of a GQA group share each key
-// and value load, which pays where the cache is long and the kernel streams it from memory
-// (8B, ~8200 keys, H100: one head a block everywhere, tg128 @ d8192 324 -> 311). Over a
-// single segment (up to 128 keys) the kernel is a chain of latencies, and one head a block
-// puts a quarter of the instructions on each warp's chain: 7.9 -> 4.6 us a layer, tg128
-// 384-388 -> 396-397. (Also where 32 heads x the segments fit in one wave, up to 16
-// segments: d512 and d1024 within the noise, so not kept.) Each head's arithmetic is the
-// same whatever else its block holds, so the results keep their bits.
-int f16_heads_a_block(const AttentionArgs& a, int n_splits) { return n_splits == 1 ? 1 : group_heads(a); }
 
 template <class E>
 void launch_generic(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial) {
@@ -509,7 +498,7 @@ bool attention_even_segments(const AttentionArgs& a) { return a.kv_f16 && a.head
 
 int attention_segments_in_one_wave(const AttentionArgs& a) {
   int segments = 1;
-  with_f16_kernel(a, group_heads(a), true, [&](auto kernel, int hb, size_t smem) {
+  with_f16_kernel(a, true, [&](auto kernel, int hb, size_t smem) {
     const int64_t per_segment = a.rows * (a.n_heads / hb);
     segments = static_cast<int>(std::clamp<int64_t>(resident_blocks(kernel, 32 * kWarps, smem) / per_segment, 1, kMaxSplits));
   });
@@ -526,7 +515,7 @@ void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, f
   else if (!f16_kernel)
     launch_generic<__half>(a, n_splits, split_len, partial);
   else
-    with_f16_kernel(a, f16_heads_a_block(a, n_splits), n_splits > 1, [&](auto kernel, int hb, size_t smem) {
+    with_f16_kernel(a, n_splits > 1, [&](auto kernel, int hb, size_t smem) {
       const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads / hb), static_cast<unsigned>(a.rows));
       launch_chained(kernel, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);
     });
