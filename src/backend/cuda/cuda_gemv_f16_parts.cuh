@@ -348,14 +348,29 @@ inline GemvGroup make_gemv_group(const GemvTarget* targets, int n) {
 }
 
 // One token's activations as f16 pairs in shared memory, in the order the steps read them
-// (StagedX); the whole block takes part and waits for the others.
-template <class F>
+// (StagedX); the whole block takes part and waits for the others. kBatch > 1: each thread
+// issues its loads kBatch at a time before converting any (long rows: the 14336 inputs of
+// the down products are 14 loads a thread after the wait, one round trip to L2 instead of
+// several).
+template <class F, int kBatch = 1>
 __device__ __forceinline__ void fill_x(uint2* xs, const float* x, int64_t n_steps, int tid, int n_threads) {
-  const int64_t entries = n_steps * F::kMmas * 4;
-  for (int64_t i = tid; i < entries; i += n_threads) {
-    const int64_t s = i / (F::kMmas * 4);
-    const int m = static_cast<int>((i / 4) % F::kMmas), qq = static_cast<int>(i % 4);
-    xs[i] = b_pair<F::kPairStride>(load_prior(reinterpret_cast<const float4*>(x + s * F::kStep) + F::group(m, qq)));
+  constexpr int kPerStep = F::kMmas * 4;
+  const int entries = static_cast<int>(n_steps) * kPerStep;
+  const auto load = [&](int i) {
+    return load_prior(reinterpret_cast<const float4*>(x + (i / kPerStep) * F::kStep) + F::group((i / 4) % F::kMmas, i % 4));
+  };
+  if constexpr (kBatch == 1) {
+    for (int i = tid; i < entries; i += n_threads) xs[i] = b_pair<F::kPairStride>(load(i));
+  } else {
+    for (int base = tid; base < entries; base += kBatch * n_threads) {
+      float4 v[kBatch];
+#pragma unroll
+      for (int k = 0; k < kBatch; ++k)
+        if (base + k * n_threads < entries) v[k] = load(base + k * n_threads);
+#pragma unroll
+      for (int k = 0; k < kBatch; ++k)
+        if (base + k * n_threads < entries) xs[base + k * n_threads] = b_pair<F::kPairStride>(v[k]);
+    }
   }
 }
 template <class F>
