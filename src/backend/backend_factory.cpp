@@ -41,6 +41,9 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int threads, cons
     // GRETA_CUDA_GRAPHS=0 launches every kernel of a decode step on its own, for comparisons.
     const char* graphs = std::getenv("GRETA_CUDA_GRAPHS");
     options.graphs = !(graphs && std::strcmp(graphs, "0") == 0);
+    // GRETA_CUDA_EARLY=0 records every replayed step before launching it, for comparisons.
+    const char* early = std::getenv("GRETA_CUDA_EARLY");
+    options.early_launch = !(early && std::strcmp(early, "0") == 0);
     // GRETA_CUDA_CHAIN=1 runs a decode step's products as decode chains (cuda_backend.h).
     const char* chain = std::getenv("GRETA_CUDA_CHAIN");
     options.chain = chain && std::strcmp(chain, "1") == 0;

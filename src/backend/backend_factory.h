@@ -15,7 +15,8 @@ namespace greta {
 // and refuses "fast". InputError when "cuda" is asked for and this build has no CUDA
 // backend or the machine has no CUDA device, and for an unknown name or precision.
 // On CUDA, decode steps replay as CUDA graphs unless the environment sets GRETA_CUDA_GRAPHS=0,
-// and their products run as decode chains (an experiment, slower so far) if it sets
+// a step like the last one is launched before its record unless it sets GRETA_CUDA_EARLY=0,
+// and the products run as decode chains (an experiment, slower so far) if it sets
 // GRETA_CUDA_CHAIN=1.
 std::unique_ptr<Backend> make_backend(const std::string& name, int threads, const std::string& precision = "");
 

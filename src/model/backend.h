@@ -78,6 +78,9 @@ struct StepInputs {
   const float* cos_sin = nullptr;
   int64_t rows = 0;
   int64_t cos_sin_cols = 0;
+  // What the step writes that outlives it (the KV cache), or nullptr: a backend may start
+  // a step like the previous one before checking it only when both write the same state.
+  const void* state = nullptr;
 };
 
 class Backend {

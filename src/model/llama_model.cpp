@@ -325,7 +325,9 @@ void LlamaModel::forward_step(KvCache& cache, const int32_t* tokens, const int32
   // A one-row step that nothing observes reads the host only through its inputs, so the
   // backend may replay it (CUDA graphs); the logits are read back after it either way.
   if (fuse && n == 1)
-    backend_.run_step(StepInputs{tokens, pos, cos_sin.data(), n, static_cast<int64_t>(rope_freqs_.size()) * 2}, ops);
+    backend_.run_step(StepInputs{tokens, pos, cos_sin.data(), n, static_cast<int64_t>(rope_freqs_.size()) * 2,
+                                 cache.k.empty() ? nullptr : cache.k.front()},
+                      ops);
   else
     ops();
   if (n_logits == 0) return;

@@ -1,7 +1,9 @@
 // Decode steps replayed as CUDA graphs give the same logits, bit for bit, as the same
 // steps launched kernel by kernel: across greedy decodes, across the key counts where the
 // attention split (and so the graph) changes, with two sessions taking turns, and over a
-// chat whose KV cache is kept between turns. Probed runs never use graphs.
+// chat whose KV cache is kept between turns. Probed runs never use graphs. A step like the
+// last one is launched before its record exactly where nothing it depends on changed, and
+// one launched early whose record turns out different is followed by the right graph.
 #include <cstring>
 
 #include "../model/fusion_run.h"
@@ -20,10 +22,11 @@ namespace {
 struct GraphModel {
   std::unique_ptr<cuda::CudaBackend> backend;
   std::unique_ptr<LlamaModel> model;
-  GraphModel(const std::string& file, const PrecisionClass& precision, bool graphs) {
+  GraphModel(const std::string& file, const PrecisionClass& precision, bool graphs, bool early = true) {
     cuda::CudaOptions o;
     if (precision.name == "exact") o = cuda::CudaOptions{false, TensorType::F32};
     o.graphs = graphs;
+    o.early_launch = early;
     backend = std::make_unique<cuda::CudaBackend>(0, o);
     model = std::make_unique<LlamaModel>(gguf::GgufFile::open(shared_path("models/" + file)), *backend);
   }
@@ -54,6 +57,9 @@ TEST_P(CudaGraphs, GreedyDecodeMatchesDirectLaunchesBitForBit) {
     EXPECT_EQ(differing(replayed, direct), 0u) << file;
     EXPECT_EQ(on.graphs().replays(), 48) << file;  // every decode step, not the prefill
     EXPECT_EQ(on.graphs().captures(), 1) << file;  // under 128 keys one split: one graph
+    // Every step but the first after the prefill was launched before its record.
+    EXPECT_EQ(on.graphs().early_launches(), 47) << file;
+    EXPECT_EQ(on.graphs().early_misses(), 0) << file;
     EXPECT_EQ(off.backend->step_graphs(), nullptr);
     // Chained launches stay chained inside the graph (programmatic edges, Hopper on).
     if (on.backend->name().find("sm_90") != std::string::npos && cuda::chained_launches_enabled()) {
@@ -82,7 +88,44 @@ TEST_P(CudaGraphs, RecapturesWhereTheAttentionSplitChanges) {
     EXPECT_EQ(differing(replayed, direct), 0u) << file;
     EXPECT_EQ(on.graphs().replays(), 240) << file;
     EXPECT_EQ(on.graphs().captures(), GetParam().name == "exact" ? 2 : 5) << on.graphs().summary();
+    // Each step that needed a new graph was recorded first; every other one was early.
+    EXPECT_EQ(on.graphs().early_launches(), 240 - on.graphs().captures()) << on.graphs().summary();
+    EXPECT_EQ(on.graphs().early_misses(), 0) << on.graphs().summary();
+    // Without early launches: the same bits.
+    GraphModel late(file, GetParam(), true, false);
+    EXPECT_EQ(differing(logits_of_run(*late.model, prompt, 240, nullptr, &tokens), direct), 0u) << file;
+    EXPECT_EQ(late.graphs().early_launches(), 0) << file;
   }
+}
+
+// A one-token prefill right after decode steps runs through run_step one position on, on
+// the same cache: launched early as the last decode step, its record (prefill route)
+// differs, and the right graph runs after it; the decode step after it is launched early
+// as the prefill step and corrected the same way. The logits, and the cache that the later
+// steps read, are those of plain launches.
+TEST_P(CudaGraphs, AnEarlyLaunchWhoseRecordDiffersIsFollowedByTheRightGraph) {
+  GRETA_REQUIRE_CUDA();
+  auto run = [&](bool graphs) {
+    GraphModel m("synth-tiny-q4_k_m.gguf", GetParam(), graphs);
+    Session s(*m.model, 64);
+    std::vector<std::vector<float>> out{s.prefill(spread_prompt(*m.model, 7))};
+    auto greedy = [&] {
+      const auto& last = out.back();
+      return static_cast<int32_t>(std::max_element(last.begin(), last.end()) - last.begin());
+    };
+    for (int i = 0; i < 5; ++i) out.push_back(s.decode(greedy()));
+    const int32_t one[] = {greedy()};
+    out.push_back(s.prefill(one));
+    for (int i = 0; i < 5; ++i) out.push_back(s.decode(greedy()));
+    if (graphs) {
+      std::printf("%s\n", m.graphs().summary().c_str());
+      EXPECT_EQ(m.graphs().captures(), 2) << m.graphs().summary();  // decode and one-row prefill
+      EXPECT_EQ(m.graphs().early_launches(), 10) << m.graphs().summary();
+      EXPECT_EQ(m.graphs().early_misses(), 2) << m.graphs().summary();
+    }
+    return out;
+  };
+  EXPECT_EQ(differing(run(true), run(false)), 0u);
 }
 
 // Two sessions of one model alive at once, decoding in turn: each step's graph must be
@@ -100,6 +143,7 @@ TEST_P(CudaGraphs, SessionsTakingTurnsKeepTheirOwnCaches) {
     }
     if (graphs) {
       EXPECT_EQ(m.graphs().replays(), 40);
+      EXPECT_EQ(m.graphs().early_launches(), 0);  // each step writes the other session's cache
     }
     return out;
   };
@@ -128,6 +172,9 @@ TEST_P(CudaGraphs, ChatTurnsKeepTheCache) {
     if (graphs) {
       EXPECT_EQ(m.graphs().replays(), 48);
       EXPECT_GE(m.graphs().captures(), 2) << m.graphs().summary();
+      // The first reply step of a turn follows a prefill (positions jump): recorded first.
+      EXPECT_EQ(m.graphs().early_launches(), 45) << m.graphs().summary();
+      EXPECT_EQ(m.graphs().early_misses(), 0) << m.graphs().summary();
     }
     return out;
   };

@@ -69,7 +69,10 @@ CudaBackend::CudaBackend(int device, CudaOptions options) : device_(device), opt
 #ifdef GRETA_CUDA_TIMELINE
   timeline_ = std::make_unique<Timeline>();
 #endif
-  if (options_.graphs) graphs_ = std::make_unique<StepGraphs>();
+  if (options_.graphs) {
+    graphs_ = std::make_unique<StepGraphs>();
+    graphs_->set_early_launch(options_.early_launch);
+  }
   if (options_.chain && options_.tensor_cores && sm_major_ >= 9) {
     const size_t bytes = 2 * sizeof(unsigned);
     check(cudaMalloc(&chain_counters_, bytes), "cudaMalloc (chain counters)");
@@ -124,8 +127,13 @@ std::string CudaBackend::numeric_contract() const {
          "parts (hi + lo, f32 precision) for P*V; so the two routes' attention differs only in summation order";
 }
 
+void CudaBackend::memory_changed() {
+  if (graphs_) graphs_->memory_changed();
+}
+
 void* CudaBackend::scratch(Scratch& s, size_t bytes) {
   if (bytes > s.bytes) {
+    memory_changed();
     if (s.ptr) check(cudaFree(s.ptr), "cudaFree");  // synchronizes: no kernel still reads it
     s.ptr = nullptr;
     s.last.clear();
@@ -172,6 +180,7 @@ const void* CudaBackend::input(Scratch& s, const void* host, size_t bytes) {
 Weight CudaBackend::upload(TensorType type, const void* host, int64_t rows, int64_t cols) {
   const size_t bytes = static_cast<size_t>(rows) * static_cast<size_t>(greta::row_bytes(type, cols));
   void* d = nullptr;
+  memory_changed();
   check(cudaMalloc(&d, std::max<size_t>(bytes, 1)), "cudaMalloc (weights)");
   weights_.push_back(d);
   check(cudaMemcpy(d, host, bytes, cudaMemcpyHostToDevice), "upload weights");
@@ -181,6 +190,7 @@ Weight CudaBackend::upload(TensorType type, const void* host, int64_t rows, int6
 Act CudaBackend::alloc(int64_t rows, int64_t cols) {
   void* d = nullptr;
   const size_t bytes = std::max<size_t>(act_bytes(rows, cols), 16);
+  memory_changed();
   check(cudaMalloc(&d, bytes), "cudaMalloc (activations)");
   check(cudaMemset(d, 0, bytes), "cudaMemset");
   return Act{static_cast<float*>(d), rows, cols};
@@ -188,6 +198,7 @@ Act CudaBackend::alloc(int64_t rows, int64_t cols) {
 
 void CudaBackend::release(Act a) {
   settle();
+  memory_changed();
   if (a.data) check(cudaFree(a.data), "cudaFree");
 }
 
@@ -196,6 +207,7 @@ KvCache CudaBackend::alloc_cache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim
   c.n_ctx = n_ctx;
   c.kv_dim = kv_dim;
   c.type = options_.kv_type;
+  memory_changed();
   const size_t bytes = std::max<size_t>(static_cast<size_t>(n_ctx * kv_dim) * type_traits(c.type).block_bytes, 16);
   for (int64_t l = 0; l < n_layers; ++l)
     for (auto* side : {&c.k, &c.v}) {
@@ -209,6 +221,7 @@ KvCache CudaBackend::alloc_cache(int64_t n_layers, int64_t n_ctx, int64_t kv_dim
 
 void CudaBackend::free_cache(KvCache& cache) {
   settle();
+  memory_changed();
   for (auto* side : {&cache.k, &cache.v})
     for (void* p : *side) check(cudaFree(p), "cudaFree");
   cache.k.clear();
@@ -409,6 +422,39 @@ void CudaBackend::rope_qk_store(Act q, Act k, Act v, KvCache& cache, int layer, 
                        cache.k[layer], cache.v[layer], cache.type == TensorType::F16);
 }
 
+namespace {
+
+// The segments of a decode attention over max_keys keys: (count, keys each; 0 = the kernel
+// cuts each row's keys evenly). Decode: one query row per head leaves most of the GPU idle
+// on a long cache, so the keys are cut into segments merged afterwards. One segment spans
+// the whole cache, so that its launch does not change with the key count (a replayed step
+// keeps its graph until the split changes); the kernel stops at each row's own key count.
+std::pair<int, int64_t> decode_split(Route route, const AttentionArgs& a, int64_t n_ctx, int64_t max_keys) {
+  int n_splits = 1;
+  int64_t split_len = std::max(n_ctx, max_keys);
+  if (route == Route::Gemv && attention_even_segments(a)) {
+    // The f16 kernel (one block per GQA group) splits caches of more than 128 keys into
+    // segments of at least 64 keys, as many as keep its blocks in one wave (49 for the 8B
+    // shape on 132 multiprocessors), and cuts each row's keys into even segments itself:
+    // once the cap is reached every step has the same launch (one graph). Rounding the
+    // segments to 128 keys on the host had left 22 segments of 384 keys at 8200 keys
+    // (176 blocks); H100, tg128 @ d8192 296 -> 308-310 (d2048 +0.8%, d512 +1%).
+    if (max_keys > 128) {
+      n_splits = static_cast<int>(std::min<int64_t>(attention_segments_in_one_wave(a), (max_keys + 63) / 64));
+      split_len = 0;
+    }
+  } else if (route == Route::Gemv && max_keys > 256) {
+    // The other kernels (f32 cache, head sizes the f16 kernel does not take): segments of
+    // whole 128-key blocks, at least 256 keys, at most 64 (the f32 results stay as they were).
+    n_splits = static_cast<int>(std::min<int64_t>(64, (max_keys + 255) / 256));
+    split_len = ((max_keys + n_splits - 1) / n_splits + 127) / 128 * 128;
+    n_splits = static_cast<int>((max_keys + split_len - 1) / split_len);
+  }
+  return {n_splits, split_len};
+}
+
+}  // namespace
+
 void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer, const int32_t* pos,
                             const AttentionShape& s, Act out, int kv_shift) {
   settle();
@@ -433,30 +479,10 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
   }
   int64_t max_keys = 0;
   for (int64_t i = 0; i < q.rows; ++i) max_keys = std::max<int64_t>(max_keys, int64_t{pos[i]} + 1);
-  // Decode: one query row per head leaves most of the GPU idle on a long cache, so the
-  // keys are cut into segments merged afterwards. One segment spans the whole cache, so
-  // that its launch does not change with the key count (a replayed step keeps its graph
-  // until the split changes); the kernel stops at each row's own key count.
-  int n_splits = 1;
-  int64_t split_len = std::max(cache.n_ctx, max_keys);
-  if (route == Route::Gemv && attention_even_segments(a)) {
-    // The f16 kernel (one block per GQA group) splits caches of more than 128 keys into
-    // segments of at least 64 keys, as many as keep its blocks in one wave (49 for the 8B
-    // shape on 132 multiprocessors), and cuts each row's keys into even segments itself:
-    // once the cap is reached every step has the same launch (one graph). Rounding the
-    // segments to 128 keys on the host had left 22 segments of 384 keys at 8200 keys
-    // (176 blocks); H100, tg128 @ d8192 296 -> 308-310 (d2048 +0.8%, d512 +1%).
-    if (max_keys > 128) {
-      n_splits = static_cast<int>(std::min<int64_t>(attention_segments_in_one_wave(a), (max_keys + 63) / 64));
-      split_len = 0;
-    }
-  } else if (route == Route::Gemv && max_keys > 256) {
-    // The other kernels (f32 cache, head sizes the f16 kernel does not take): segments of
-    // whole 128-key blocks, at least 256 keys, at most 64 (the f32 results stay as they were).
-    n_splits = static_cast<int>(std::min<int64_t>(64, (max_keys + 255) / 256));
-    split_len = ((max_keys + n_splits - 1) / n_splits + 127) / 128 * 128;
-    n_splits = static_cast<int>((max_keys + split_len - 1) / split_len);
-  }
+  const auto [n_splits, split_len] = decode_split(route, a, cache.n_ctx, max_keys);
+  // A replayed step keeps its graph while the split stays: say when the next key changes it.
+  if (graphs_ && graphs_->active() && decode_split(route, a, cache.n_ctx, max_keys + 1) != std::pair{n_splits, split_len})
+    graphs_->next_position_differs();
   float* partial = nullptr;
   if (n_splits > 1)
     partial = static_cast<float*>(scratch(

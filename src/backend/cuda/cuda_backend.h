@@ -25,6 +25,9 @@ struct CudaOptions {
   bool tensor_cores = true;              // Route::Gemm matmul and attention on tensor cores (f16 operands)
   TensorType kv_type = TensorType::F16;  // F16 or F32
   bool graphs = true;                    // run_step replays steps as CUDA graphs (same bits either way)
+  // With graphs: a decode step like the last one (one position on, same cache) is launched
+  // before its record is made and checked, so that the record overlaps the GPU's work.
+  bool early_launch = true;
   // run_step runs the one-token products between two attentions, with the add + rmsnorm
   // and SwiGLU between them, as one decode chain launch (sm_90; same bits either way).
   // Off by default: slower so far (cuda_decode_chain.cu).
@@ -94,6 +97,9 @@ class CudaBackend final : public Backend {
   bool chain_products(const Product* products, int n, Act x, Route route);
   // Launches whatever the chain holds; every op that does not join the chain calls it first.
   void settle();
+  // Every allocation and free of device memory calls it (kept step graphs may point at
+  // freed memory: StepGraphs then launches no step before its record).
+  void memory_changed();
   // A device buffer reused across calls, grown on demand (small per-call inputs: token
   // ids, positions, the RoPE table, attention partials), with the bytes last uploaded
   // into it so that an identical upload (the same positions for kv_store and attention,

@@ -7,7 +7,17 @@
 // each launch, so the record does not change from token to token; what does change it (the
 // attention split at a new key count, another cache or buffer) gets a graph of its own. A
 // record seen before replays its graph; a new one is captured from a stream, instantiated
-// and kept (the few most recent). Plain C++: no CUDA types here.
+// and kept (the few most recent).
+//
+// A decode loop's next step is almost always the last one again, one position on. Such a
+// step is launched before its record is made (the host's record pass then overlaps the
+// GPU's work instead of delaying it) when nothing it depends on can have changed: the same
+// state (KV cache), no device memory allocated or freed since, the position one past the
+// last, and the last record said that the next position launches the same (the attention
+// split). The record made after the launch is still compared with the launched graph's;
+// if they differ the right graph runs after it. Both write the same buffers and cache
+// rows, so the right one's results stand (counted as a missed early launch; the tests
+// expect none). Plain C++: no CUDA types here.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -36,6 +46,13 @@ class StepGraphs {
   // other host memory.
   bool active() const { return active_; }
   const void* device_input(const void* host, size_t bytes);
+  // While `ops` is recorded: the step one position on would launch differently.
+  void next_position_differs() { next_same_ = false; }
+  // Device memory was allocated or freed: kept graphs may point at freed memory (they no
+  // longer match any record), so the next step is not launched before its record.
+  void memory_changed() { ++memory_generation_; }
+  // Launching a step before its record (on by default).
+  void set_early_launch(bool on) { early_launch_ = on; }
 
   // "CUDA graphs: ..." with the counts below, for benchmarks.
   std::string summary() const;
@@ -43,6 +60,8 @@ class StepGraphs {
   int64_t captures() const { return captures_; }
   int64_t direct_steps() const { return direct_; }
   size_t programmatic_edges() const { return last_programmatic_edges_; }  // in the last capture
+  int64_t early_launches() const { return early_; }  // steps launched before their record
+  int64_t early_misses() const { return early_missed_; }  // of those, ones whose record differed
 
  private:
   struct Graph;
@@ -51,6 +70,9 @@ class StepGraphs {
   void stage_inputs(const StepInputs& in);
   Graph* find(const StepRecord& record);
   Graph& capture(const std::function<void()>& ops);
+  // The graph to launch before recording this step, or nullptr.
+  Graph* early_graph(const StepInputs& in) const;
+  void record(const std::function<void()>& ops);
 
   bool active_ = false;
   StepInputs in_;
@@ -62,7 +84,13 @@ class StepGraphs {
   void* stream_ = nullptr;    // cudaStream_t the graphs are captured from
   StepRecord record_;
   std::vector<std::unique_ptr<Graph>> graphs_;  // most recently used first
-  int64_t replays_ = 0, captures_ = 0, direct_ = 0;
+  int64_t replays_ = 0, captures_ = 0, direct_ = 0, early_ = 0, early_missed_ = 0;
+  // What the last replayed step was: its graph (the front of graphs_), state, position,
+  // the memory generation after it, and whether one position on launches the same.
+  bool early_launch_ = true, next_same_ = false, last_valid_ = false;
+  const void* last_state_ = nullptr;
+  int32_t last_pos_ = 0;
+  uint64_t memory_generation_ = 0, last_generation_ = 0;
   double capture_seconds_ = 0;
   int64_t timed_ = 0;  // replays of a kept graph, and the host time they took
   double record_seconds_ = 0, launch_seconds_ = 0;
