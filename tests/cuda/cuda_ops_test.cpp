@@ -289,6 +289,53 @@ TEST(CudaMatmulRowClasses, StreamedGemvHasTheTileKernelsBits) {
   }
 }
 
+// Q4_K matrices and a Q6_K one in one launch (the q, k and v of the layers whose v is
+// Q6_K): each row must have the bits of its own format's launch, through the launcher and
+// through Backend::matmuls; the launcher refuses what it does not take.
+TEST(CudaMatmulRowClasses, TwoFormatsInOneLaunchKeepEachRowsBits) {
+  GRETA_REQUIRE_CUDA();
+#ifdef GRETA_HAVE_CUDA
+  for (int64_t k : {2048, 4096}) {
+    Pair p;
+    const int64_t rows[3] = {1030, 500, 260};
+    const TensorType types[3] = {TensorType::Q4_K, TensorType::Q4_K, TensorType::Q6_K};
+    std::vector<TestWeight> host;
+    std::vector<Weight> w;
+    for (int i = 0; i < 3; ++i) {
+      host.push_back(make_weight(types[i], rows[i], k, 51 + i));
+      w.push_back(p.gpu->upload(types[i], host[i].bytes.data(), rows[i], k));
+    }
+    auto [x, xc] = p.acts(random_vector(k, 61), 1, k);
+    std::vector<Act> alone, launcher, grouped;
+    for (int i = 0; i < 3; ++i) {
+      alone.push_back(p.acts({}, 1, rows[i]).first);
+      launcher.push_back(p.acts({}, 1, rows[i]).first);
+      grouped.push_back(p.acts({}, 1, rows[i]).first);
+      p.gpu->matmul(w[i], x, alone[i], Route::Gemv);
+    }
+    cuda::GemvTarget t[3];
+    for (int i = 0; i < 3; ++i) t[i] = {w[i].data, w[i].row_bytes(), rows[i], launcher[i].data, rows[i]};
+    const bool hopper = p.gpu->name().find("sm_90") != std::string::npos;
+    EXPECT_EQ(cuda::launch_gemv_f16_two_formats(types[0], t, 2, types[2], t + 2, 1, k, x.data, 1), hopper);
+    const Backend::Product products[] = {{&w[0], grouped[0]}, {&w[1], grouped[1]}, {&w[2], grouped[2]}};
+    p.gpu->matmuls(products, 3, x, Route::Gemv);
+    for (int i = 0; i < 3 && hopper; ++i) {
+      const auto a = p.read(*p.gpu, alone[i]), l = p.read(*p.gpu, launcher[i]), g = p.read(*p.gpu, grouped[i]);
+      for (int64_t r = 0; r < rows[i]; ++r) {
+        ASSERT_EQ(l[r], a[r]) << "k " << k << " matrix " << i << " row " << r;
+        ASSERT_EQ(g[r], a[r]) << "k " << k << " matrix " << i << " row " << r;
+      }
+    }
+    // Not taken: two tokens, the formats the other way round, rows past 4096 (the plain
+    // staging's length), four matrices.
+    EXPECT_FALSE(cuda::launch_gemv_f16_two_formats(types[0], t, 2, types[2], t + 2, 1, k, x.data, 2));
+    EXPECT_FALSE(cuda::launch_gemv_f16_two_formats(types[2], t + 2, 1, types[0], t, 2, k, x.data, 1));
+    EXPECT_FALSE(cuda::launch_gemv_f16_two_formats(types[0], t, 2, types[2], t + 2, 1, 14336, x.data, 1));
+    EXPECT_FALSE(cuda::launch_gemv_f16_two_formats(types[0], t, 2, types[2], t, 2, k, x.data, 1));
+  }
+#endif
+}
+
 // The same classes for the formats with their own decode pieces since (Q8_0: 34-byte
 // blocks, only 2-byte aligned; Q5_K: fifth bits in qh), and Q8_0 rows of an odd number of
 // blocks (the generic path).

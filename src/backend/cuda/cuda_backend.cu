@@ -368,19 +368,38 @@ void for_each_gemv_group(const Backend::Product* products, int n, Fits fits, Gro
 void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
   if (chain_products(products, n, x, route)) return;
   settle();
-  // Products that take the same tensor-core GEMV go in one launch, the others alone (q and
-  // k of Q4_K with v of Q6_K: two launches): each row's result is the same as in its own
-  // launch.
+  // Products that take the same tensor-core GEMV go in one launch, the others alone; q and
+  // k of Q4_K with v of Q6_K also go in one (a kernel of both formats). Each row's result is
+  // the same as in its own launch.
   if (n > 64) {
     Backend::matmuls(products, n, x, route);
     return;
   }
+  // The launches in order: a group (format, width, targets) or one product on its own.
+  struct Launch {
+    const Weight* w;
+    GemvTarget t[3];
+    int m;  // 0: the product `single` alone
+    const Product* single;
+  };
+  std::vector<Launch> launches;
   for_each_gemv_group(
       products, n, [&](const Product& p) { return f16_gemv_product(p, x, route); },
       [&](const Weight& w, const GemvTarget* t, int m) {
-        launch_gemv_f16_group(w.type, t, m, w.cols, x.data, x.cols, x.rows);
+        Launch l{&w, {}, m, nullptr};
+        std::copy(t, t + m, l.t);
+        launches.push_back(l);
       },
-      [&](const Product& p) { matmul(*p.w, x, p.out, route); });
+      [&](const Product& p) { launches.push_back(Launch{p.w, {}, 0, &p}); });
+  // Two groups of two formats with one launch that takes both (a Q6_K v beside Q4_K q, k).
+  if (launches.size() == 2 && launches[0].m > 0 && launches[1].m > 0 && launches[0].w->cols == launches[1].w->cols &&
+      launch_gemv_f16_two_formats(launches[0].w->type, launches[0].t, launches[0].m, launches[1].w->type,
+                                  launches[1].t, launches[1].m, launches[0].w->cols, x.data, x.rows))
+    return;
+  for (const Launch& l : launches) {
+    if (l.m > 0) launch_gemv_f16_group(l.w->type, l.t, l.m, l.w->cols, x.data, x.cols, x.rows);
+    else matmul(*l.single->w, x, l.single->out, route);
+  }
 }
 
 void CudaBackend::rope(Act x, int head_dim, int rope_dim, const float* cos_sin) {

@@ -197,20 +197,29 @@ __global__ void __launch_bounds__(32 * W, 2)
 // b, b + gridDim.x, ... into a ring of stages, running ahead of the arithmetic by up to
 // the whole ring (tens of kilobytes a multiprocessor in flight without holding a
 // register); warps 0..W-1 compute each chunk from shared memory (copy_tile, compute_tile),
-// so rows and their sums are those of gemv_f16_kernel bit for bit.
-template <class F, int W, int kFillBatch>
+// so rows and their sums are those of gemv_f16_kernel bit for bit. F2 other than F: the
+// matrices from n_first on are of format F2 (a Q6_K v beside a Q4_K q and k): x is staged
+// in both formats' orders, a stage holds the larger chunk, and each tile is copied and
+// computed by its own format's code, so its rows keep their bits.
+template <class F, class F2, int W, int kFillBatch>
 __global__ void __launch_bounds__(32 * (W + 1), 1)
-    gemv_f16_ring_kernel(const GemvGroup grp, int64_t n_steps, const float* x, int n_stages) {
+    gemv_f16_ring_kernel(const GemvGroup grp, int n_first, int64_t k, const float* x, int n_stages) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // launched on sm_90 devices only (launch_ring)
-  constexpr uint32_t kStageBytes = ring_stage_bytes<F>();
+  constexpr bool kMixed = !std::is_same_v<F, F2>;
+  constexpr uint32_t kStageBytes =
+      ring_stage_bytes<F>() > ring_stage_bytes<F2>() ? ring_stage_bytes<F>() : ring_stage_bytes<F2>();
   extern __shared__ __align__(128) uint8_t smem[];
   __shared__ float partial[kRingParts][W][16];
   __shared__ uint64_t part_bars[2 * kRingParts];  // full[kRingParts] (W arrivals), then empty (1)
   const int warp = threadIdx.x / 32;
-  const int n_tiles = grp.first_tile[grp.n], n_chunks = static_cast<int>(n_steps / F::kChunkSteps);
+  const int64_t n_steps = k / F::kStep, n_steps2 = k / F2::kStep;
+  const int n_tiles = grp.first_tile[grp.n], n_chunks = static_cast<int>(n_steps / F::kChunkSteps),
+            n_chunks2 = static_cast<int>(n_steps2 / F2::kChunkSteps);
+  const auto first_format = [&](int tile) { return !kMixed || tile < grp.first_tile[n_first]; };
   uint64_t* bars = reinterpret_cast<uint64_t*>(smem);  // full[n_stages], then empty[n_stages]
   uint2* xs = reinterpret_cast<uint2*>(smem + ring_bars_bytes(n_stages));
-  uint8_t* ring = smem + ring_bars_bytes(n_stages) + ring_x_bytes<F>(n_steps);
+  uint2* xs2 = xs + ring_x_bytes<F>(n_steps) / sizeof(uint2);
+  uint8_t* ring = smem + ring_bars_bytes(n_stages) + ring_x_bytes<F>(n_steps) + (kMixed ? ring_x_bytes<F2>(n_steps2) : 0);
   const uint32_t full0 = static_cast<uint32_t>(__cvta_generic_to_shared(bars));
   const uint32_t empty0 = full0 + 8u * n_stages;
   if (threadIdx.x == 0) init_ring_barriers<W>(full0, empty0, n_stages, part_bars);
@@ -218,21 +227,26 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
 
   if (warp == W) {  // producer: weights are never written by a kernel, so no wait
     int st = 0, round = 0;
-    for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x)
-      copy_tile<F>(grp, tile, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, round);
+    for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x) {
+      if (first_format(tile)) copy_tile<F>(grp, tile, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, round);
+      else copy_tile<F2>(grp, tile, n_chunks2, ring, kStageBytes, n_stages, full0, empty0, st, round);
+    }
     return;
   }
 
   wait_for_prior_kernels();
   fill_x<F, kFillBatch>(xs, x, n_steps, static_cast<int>(threadIdx.x), 32 * W);
+  if constexpr (kMixed) fill_x<F2, kFillBatch>(xs2, x, n_steps2, static_cast<int>(threadIdx.x), 32 * W);
   sync_threads_of(32 * W);
-  const StagedX<F> xsrc{xs};
   int st = 0, j = 0;
   uint32_t phase = 0;
   for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x, ++j) {
     float acc[kAccs][4];
     zero(acc);
-    compute_tile<F, W>(xsrc, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
+    if (first_format(tile))
+      compute_tile<F, W>(StagedX<F>{xs}, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
+    else
+      compute_tile<F2, W>(StagedX<F2>{xs2}, n_chunks2, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
     store_tile_async<W>(partial, static_cast<uint32_t>(__cvta_generic_to_shared(part_bars)), acc, grp, tile, j);
   }
 #endif
@@ -267,25 +281,30 @@ bool launch_stream(const GemvGroup& grp, int64_t n_steps, const float* x, size_t
 // 8. Depth is what it buys (8B shapes, H100, tg128: 3 stages 245, 4 260, 6 324, 8 323;
 // the earlier kernels 310), so with fewer than 6 stages the earlier kernels are kept.
 constexpr int kRingStages = 8, kRingMinStages = 6;
-template <class F, int kFillBatch>
-bool launch_ring_with(const GemvGroup& grp, int64_t n_steps, const float* x) {
+template <class F, class F2, int kFillBatch>
+bool launch_ring_with(const GemvGroup& grp, int n_first, int64_t k, const float* x) {
   const DeviceLimits& dev = device_limits();
-  if (n_steps % F::kChunkSteps != 0 || dev.cc_major < 9) return false;  // bulk copies and mbarrier waits: sm_90
-  auto kernel = gemv_f16_ring_kernel<F, kWarps, kFillBatch>;
+  constexpr bool kMixed = !std::is_same_v<F, F2>;
+  const int64_t n_steps = k / F::kStep, n_steps2 = k / F2::kStep;
+  if (n_steps % F::kChunkSteps != 0 || n_steps2 % F2::kChunkSteps != 0 || dev.cc_major < 9)
+    return false;  // bulk copies and mbarrier waits: sm_90
+  auto kernel = gemv_f16_ring_kernel<F, F2, kWarps, kFillBatch>;
   static const int64_t static_smem = [&] {  // the tile-end parts and their barriers, as compiled
     cudaFuncAttributes attr{};
     check(cudaFuncGetAttributes(&attr, kernel), "cudaFuncGetAttributes (gemv f16)");
     return static_cast<int64_t>(attr.sharedSizeBytes);
   }();
-  const int64_t fixed = ring_bars_bytes(kRingStages) + ring_x_bytes<F>(n_steps) + static_smem;
-  const int stages = static_cast<int>(std::min<int64_t>(kRingStages, (dev.smem_optin - fixed) / ring_stage_bytes<F>()));
+  const int64_t x_bytes = ring_x_bytes<F>(n_steps) + (kMixed ? ring_x_bytes<F2>(n_steps2) : 0);
+  const int64_t stage_bytes = std::max(ring_stage_bytes<F>(), ring_stage_bytes<F2>());
+  const int64_t fixed = ring_bars_bytes(kRingStages) + x_bytes + static_smem;
+  const int stages = static_cast<int>(std::min<int64_t>(kRingStages, (dev.smem_optin - fixed) / stage_bytes));
   if (stages < kRingMinStages) return false;
-  const size_t smem = static_cast<size_t>(ring_bars_bytes(stages) + ring_x_bytes<F>(n_steps) + stages * ring_stage_bytes<F>());
+  const size_t smem = static_cast<size_t>(ring_bars_bytes(stages) + x_bytes + stages * stage_bytes);
   static size_t allowed = 48 * 1024;  // per instantiation
   raise_smem(kernel, smem, allowed);
   const int n_tiles = grp.first_tile[grp.n];
-  launch_chained(kernel, dim3(static_cast<unsigned>(std::min(n_tiles, dev.sms))), dim3(32 * (kWarps + 1)), smem, grp, n_steps,
-                 x, stages);
+  launch_chained(kernel, dim3(static_cast<unsigned>(std::min(n_tiles, dev.sms))), dim3(32 * (kWarps + 1)), smem, grp,
+                 n_first, k, x, stages);
   return true;
 }
 
@@ -296,8 +315,9 @@ bool launch_ring_with(const GemvGroup& grp, int64_t n_steps, const float* x) {
 // + up went 24.8 -> 26.2 us.
 template <class F>
 bool launch_ring(const GemvGroup& grp, int64_t n_steps, const float* x) {
-  if (n_steps * F::kMmas * 4 > 4 * 32 * kWarps) return launch_ring_with<F, 16>(grp, n_steps, x);
-  return launch_ring_with<F, 1>(grp, n_steps, x);
+  const int64_t k = n_steps * F::kStep;
+  if (n_steps * F::kMmas * 4 > 4 * 32 * kWarps) return launch_ring_with<F, F, 16>(grp, grp.n, k, x);
+  return launch_ring_with<F, F, 1>(grp, grp.n, k, x);
 }
 
 template <class F>
@@ -325,6 +345,23 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 bool gemv_f16_supported(TensorType type, int64_t k, const float* x, int64_t ldx) {
   if (!aligned16(x) || ldx % 4 != 0) return false;
   return type == TensorType::Q4_K || type == TensorType::Q6_K || (type == TensorType::F16 && k % F16::kStep == 0);
+}
+
+bool launch_gemv_f16_two_formats(TensorType type, const GemvTarget* targets, int n, TensorType type2,
+                                 const GemvTarget* targets2, int n2, int64_t k, const float* x, int64_t n_tokens) {
+  // Q4_K matrices with Q6_K ones, one token, rows short enough for the plain staging (the
+  // q, k and v of the layers whose v is Q6_K; H100: the v launch alone took 3.6 us).
+  if (n_tokens != 1 || n < 1 || n2 < 1 || n + n2 > GemvGroup::kMax || type != TensorType::Q4_K ||
+      type2 != TensorType::Q6_K || k / Q4K::kStep * Q4K::kMmas * 4 > 4 * 32 * kWarps ||
+      k / Q6K::kStep * Q6K::kMmas * 4 > 4 * 32 * kWarps || !aligned16(x))
+    return false;
+  GemvTarget all[GemvGroup::kMax];
+  std::copy(targets, targets + n, all);
+  std::copy(targets2, targets2 + n2, all + n);
+  const GemvGroup grp = make_gemv_group(all, n + n2);
+  if (!launch_ring_with<Q4K, Q6K, 1>(grp, n, k, x)) return false;
+  check_launch("gemv f16 (two formats)");
+  return true;
 }
 
 void launch_gemv_f16_group(TensorType type, const GemvTarget* targets, int n, int64_t k, const float* x, int64_t ldx,

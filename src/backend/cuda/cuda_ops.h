@@ -46,6 +46,11 @@ struct GemvTarget {
 };
 void launch_gemv_f16_group(TensorType type, const GemvTarget* targets, int n, int64_t k, const float* x, int64_t ldx,
                            int64_t n_tokens);
+// One launch for one token's products of two formats sharing x (Q4_K targets, then Q6_K
+// ones, 1-3 in all; each row with its own format's bits); false, and nothing launched,
+// where that is not supported (other formats, more tokens, long rows, before sm_90).
+bool launch_gemv_f16_two_formats(TensorType type, const GemvTarget* targets, int n, TensorType type2,
+                                 const GemvTarget* targets2, int n2, int64_t k, const float* x, int64_t n_tokens);
 void launch_gemm(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x,
                  int64_t ldx, int64_t n_tokens, float* y, int64_t ldy);
 
