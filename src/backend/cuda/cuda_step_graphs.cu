@@ -181,15 +181,13 @@ StepGraphs::Graph& StepGraphs::capture(const std::function<void()>& ops) {
 }
 
 StepGraphs::Graph* StepGraphs::early_graph(const StepInputs& in) const {
-  if (!early_launch_ || !last_valid_ || !next_same_ || graphs_.empty()) return nullptr;
-  if (in.rows != 1 || in.state == nullptr || in.state != last_state_) return nullptr;
-  if (memory_generation_ != last_generation_ || in.pos[0] != last_pos_ + 1) return nullptr;
+  if (!early_launch_ || graphs_.empty() || !sequence_.may_launch_early(in)) return nullptr;
   return graphs_.front().get();  // the last step's graph
 }
 
 void StepGraphs::record(const std::function<void()>& ops) {
   record_.clear();
-  next_same_ = true;
+  sequence_.record_started();
   Raised active(active_);
   QueueScope scope({nullptr, &record_});
   ops();
@@ -200,7 +198,7 @@ void StepGraphs::run(const StepInputs& in, const std::function<void()>& ops) {
   const auto t0 = Clock::now();
   layout(in);
   Graph* early = early_graph(in);
-  last_valid_ = false;
+  sequence_.not_replayed();
   if (early) {
     stage_inputs(in);
     check(cudaGraphLaunch(early->exec, nullptr), "cudaGraphLaunch");
@@ -231,10 +229,7 @@ void StepGraphs::run(const StepInputs& in, const std::function<void()>& ops) {
     record_seconds_ += std::chrono::duration<double>(t2 - t1).count();
     launch_seconds_ += std::chrono::duration<double>(early == g ? t1 - t0 : Clock::now() - t2).count();
   }
-  last_valid_ = in.rows == 1;
-  last_state_ = in.state;
-  last_pos_ = in.rows == 1 ? in.pos[0] : 0;
-  last_generation_ = memory_generation_;
+  sequence_.replayed(in);
 }
 
 std::string StepGraphs::summary() const {

@@ -16,8 +16,9 @@
 // last, and the last record said that the next position launches the same (the attention
 // split). The record made after the launch is still compared with the launched graph's;
 // if they differ the right graph runs after it. Both write the same buffers and cache
-// rows, so the right one's results stand (counted as a missed early launch; the tests
-// expect none). Plain C++: no CUDA types here.
+// rows, so the right one's results stand (counted as a missed early launch: a one-row
+// prefill between decode steps costs two, a decode loop none). Plain C++: no CUDA types
+// here.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "backend/cuda/cuda_step_record.h"
+#include "backend/cuda/cuda_step_sequence.h"
 #include "model/backend.h"
 
 namespace greta::cuda {
@@ -47,10 +49,10 @@ class StepGraphs {
   bool active() const { return active_; }
   const void* device_input(const void* host, size_t bytes);
   // While `ops` is recorded: the step one position on would launch differently.
-  void next_position_differs() { next_same_ = false; }
+  void next_position_differs() { sequence_.next_position_differs(); }
   // Device memory was allocated or freed: kept graphs may point at freed memory (they no
   // longer match any record), so the next step is not launched before its record.
-  void memory_changed() { ++memory_generation_; }
+  void memory_changed() { sequence_.memory_changed(); }
   // Launching a step before its record (on by default).
   void set_early_launch(bool on) { early_launch_ = on; }
 
@@ -85,12 +87,9 @@ class StepGraphs {
   StepRecord record_;
   std::vector<std::unique_ptr<Graph>> graphs_;  // most recently used first
   int64_t replays_ = 0, captures_ = 0, direct_ = 0, early_ = 0, early_missed_ = 0;
-  // What the last replayed step was: its graph (the front of graphs_), state, position,
-  // the memory generation after it, and whether one position on launches the same.
-  bool early_launch_ = true, next_same_ = false, last_valid_ = false;
-  const void* last_state_ = nullptr;
-  int32_t last_pos_ = 0;
-  uint64_t memory_generation_ = 0, last_generation_ = 0;
+  // The last replayed step (its graph is the front of graphs_) and what came after it.
+  StepSequence sequence_;
+  bool early_launch_ = true;
   double capture_seconds_ = 0;
   int64_t timed_ = 0;  // replays of a kept graph, and the host time they took
   double record_seconds_ = 0, launch_seconds_ = 0;
