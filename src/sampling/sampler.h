@@ -53,6 +53,13 @@ class Sampler {
     float logit;
   };
   void apply_repeat_penalty();
+  // The m best of vals_ (logit desc, id asc) into cand_, sorted, without sorting the row.
+  void select_top(size_t m);
+  static constexpr size_t kBlock = 64;
+  void block_maxima();  // maxima_[b]: the largest of vals_[64 b, 64 b + 64)
+  // cand_ holding every id in order (while all_, it stands for that without being built).
+  void materialize();
+  size_t n_candidates() const { return all_ ? vals_.size() : cand_.size(); }
   void keep_top_k();
   void sort_candidates();
   void keep_top_p();
@@ -62,8 +69,12 @@ class Sampler {
   SamplerParams params_;
   Xoshiro256 rng_;
   std::vector<int32_t> history_;  // accepted tokens, oldest first (trimmed to the window)
-  std::vector<Candidate> cand_;   // scratch, reused across calls
-  bool sorted_ = false;           // cand_ is in (logit desc, id asc) order
+  // Scratch, reused across calls: the row's values (NaN as -inf, penalised), block maxima,
+  // the candidates left.
+  std::vector<float> vals_, maxima_, sel_;
+  std::vector<Candidate> cand_;
+  bool all_ = true;     // every id is still a candidate (cand_ not built)
+  bool sorted_ = false; // cand_ is in (logit desc, id asc) order
 };
 
 }  // namespace greta::sampling

@@ -265,3 +265,126 @@ TEST(Sampler, RejectsMeaninglessParameters) {
   EXPECT_THROW(Sampler(with([](SamplerParams& p) { p.repeat_penalty = 0.0f; })), greta::InputError);
   EXPECT_THROW(Sampler(with([](SamplerParams& p) { p.repeat_last_n = -2; })), greta::InputError);
 }
+
+namespace {
+
+// The chain written the plain way (every id a candidate, sorting where a filter needs an
+// order), as the sampler computed it before it selected the best candidates without
+// sorting the row: the faster sampler must pick the same tokens.
+int32_t reference_sample(const std::vector<float>& logits, const SamplerParams& p, const std::vector<int32_t>& history,
+                         greta::sampling::Xoshiro256& rng) {
+  struct C {
+    int32_t id;
+    float logit;
+  };
+  auto before = [](const C& a, const C& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); };
+  std::vector<C> c;
+  for (size_t i = 0; i < logits.size(); ++i)
+    c.push_back({static_cast<int32_t>(i), std::isnan(logits[i]) ? -std::numeric_limits<float>::infinity() : logits[i]});
+  if (p.repeat_penalty != 1.0f && p.repeat_last_n != 0) {
+    const size_t n = p.repeat_last_n < 0 ? history.size() : std::min(history.size(), static_cast<size_t>(p.repeat_last_n));
+    std::vector<int32_t> seen(history.end() - static_cast<std::ptrdiff_t>(n), history.end());
+    std::sort(seen.begin(), seen.end());
+    seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
+    for (int32_t t : seen) {
+      float& l = c[static_cast<size_t>(t)].logit;
+      l = l <= 0.0f ? l * p.repeat_penalty : l / p.repeat_penalty;
+    }
+  }
+  if (p.temperature <= 0.0f) {
+    size_t best = 0;
+    for (size_t i = 1; i < c.size(); ++i)
+      if (c[i].logit > c[best].logit) best = i;
+    return c[best].id;
+  }
+  bool sorted = false;
+  if (p.top_k > 0 && static_cast<size_t>(p.top_k) < c.size()) {
+    std::partial_sort(c.begin(), c.begin() + p.top_k, c.end(), before);
+    c.resize(static_cast<size_t>(p.top_k));
+    sorted = true;
+  }
+  if (p.top_p < 1.0f && c.size() > 1) {
+    if (!sorted) std::sort(c.begin(), c.end(), before);
+    const double max_l = c[0].logit;
+    if (!(std::isinf(max_l) && max_l < 0)) {
+      double total = 0.0, cum = 0.0;
+      for (const auto& x : c) total += std::exp(static_cast<double>(x.logit) - max_l);
+      for (size_t i = 0; i < c.size(); ++i) {
+        cum += std::exp(static_cast<double>(c[i].logit) - max_l) / total;
+        if (cum >= p.top_p) {
+          c.resize(i + 1);
+          break;
+        }
+      }
+    }
+  }
+  if (p.min_p > 0.0f && c.size() > 1) {
+    float max_l = c[0].logit;
+    for (const auto& x : c) max_l = std::max(max_l, x.logit);
+    const float threshold = max_l + std::log(p.min_p);
+    std::erase_if(c, [&](const C& x) { return x.logit < threshold; });
+  }
+  for (auto& x : c) x.logit /= p.temperature;
+  double max_l = -std::numeric_limits<double>::infinity();
+  for (const auto& x : c) max_l = std::max(max_l, static_cast<double>(x.logit));
+  const double u = rng.uniform();
+  if (std::isinf(max_l)) {
+    const C* best = &c[0];
+    for (const auto& x : c)
+      if (before(x, *best)) best = &x;
+    return best->id;
+  }
+  double total = 0.0;
+  for (const auto& x : c) total += std::exp(static_cast<double>(x.logit) - max_l);
+  const double target = u * total;
+  double cum = 0.0;
+  for (const auto& x : c) {
+    cum += std::exp(static_cast<double>(x.logit) - max_l);
+    if (target < cum) return x.id;
+  }
+  for (auto it = c.rbegin(); it != c.rend(); ++it)
+    if (std::exp(static_cast<double>(it->logit) - max_l) > 0.0) return it->id;
+  return c.back().id;
+}
+
+}  // namespace
+
+TEST(Sampler, PicksWhatThePlainChainPicks) {
+  // Rows of a vocabulary's size and small ones, with ties (values on a coarse grid), NaN and
+  // infinities, under each filter alone, the defaults, and a repetition penalty.
+  std::vector<SamplerParams> settings;
+  for (int variant = 0; variant < 8; ++variant) {
+    SamplerParams p = no_filters(0.9f, 100 + variant);
+    switch (variant) {
+      case 0: p = SamplerParams{}; p.seed = 7; break;  // the defaults
+      case 1: p.top_k = 40; break;
+      case 2: p.top_k = 3000; break;  // more than there are blocks of 64 in the small rows
+      case 3: p.top_p = 0.9f; break;  // top-p over every id
+      case 4: p.min_p = 0.1f; break;
+      case 5: p.temperature = 0.0f; p.repeat_penalty = 1.3f; break;
+      case 6: p = SamplerParams{}; p.repeat_penalty = 1.2f; p.repeat_last_n = 16; p.seed = 9; break;
+      case 7: p.top_k = 1; break;
+    }
+    settings.push_back(p);
+  }
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  for (size_t n : {size_t{5}, size_t{1000}, size_t{4097}, size_t{128256}}) {
+    for (const SamplerParams& p : settings) {
+      Sampler fast(p);
+      greta::sampling::Xoshiro256 rng(p.seed);
+      std::vector<int32_t> history;
+      for (int step = 0; step < 12; ++step) {
+        auto row = varied_logits(n, 1000 * n + step);
+        if (step % 3 == 1)
+          for (auto& x : row) x = std::round(x * 2.0f) / 2.0f;  // many ties
+        if (step % 4 == 2 && n > 4) row[1] = nan, row[n / 2] = -inf, row[n - 1] = nan;
+        if (step == 7) row[n / 3] = inf;
+        const int32_t want = reference_sample(row, p, history, rng);
+        ASSERT_EQ(fast.sample(row), want) << "n " << n << " step " << step << " top_k " << p.top_k << " top_p "
+                                          << p.top_p << " min_p " << p.min_p << " temperature " << p.temperature;
+        fast.accept(want);
+        history.push_back(want);
+      }
+    }
+  }
+}
