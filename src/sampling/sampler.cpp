@@ -173,6 +173,20 @@ void Sampler::sort_candidates() {
   sorted_ = true;
 }
 
+// Cuts the sorted cand_ after the first prefix whose mass (of `total`, under the maximum
+// max_l) reaches top_p; false if none does.
+bool Sampler::cut_at_top_p(double max_l, double total) {
+  double cum = 0.0;
+  for (size_t i = 0; i < cand_.size(); ++i) {
+    cum += std::exp(static_cast<double>(cand_[i].logit) - max_l) / total;
+    if (cum >= params_.top_p) {
+      cand_.resize(i + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
 // Keeps the smallest prefix (by probability, at temperature 1) whose mass reaches top_p,
 // and always at least one token.
 void Sampler::keep_top_p() {
@@ -186,15 +200,8 @@ void Sampler::keep_top_p() {
     for (float v : vals_) total += std::exp(static_cast<double>(v) - max_l);
     for (size_t m = std::min<size_t>(64, vals_.size());; m = std::min(4 * m, vals_.size())) {
       select_top(m);
-      double cum = 0.0;
-      for (size_t i = 0; i < cand_.size(); ++i) {
-        cum += std::exp(static_cast<double>(cand_[i].logit) - max_l) / total;
-        if (cum >= params_.top_p) {
-          cand_.resize(i + 1);
-          return;
-        }
-      }
-      if (m == vals_.size()) return;  // rounding kept the mass short: every token, sorted
+      // At m = every id without reaching top_p (rounding): every token, sorted.
+      if (cut_at_top_p(max_l, total) || m == vals_.size()) return;
     }
   }
   sort_candidates();
@@ -202,14 +209,7 @@ void Sampler::keep_top_p() {
   if (std::isinf(max_l) && max_l < 0) return;  // nothing finite to weigh
   double total = 0.0;
   for (const auto& c : cand_) total += std::exp(static_cast<double>(c.logit) - max_l);
-  double cum = 0.0;
-  for (size_t i = 0; i < cand_.size(); ++i) {
-    cum += std::exp(static_cast<double>(cand_[i].logit) - max_l) / total;
-    if (cum >= params_.top_p) {
-      cand_.resize(i + 1);
-      return;
-    }
-  }
+  cut_at_top_p(max_l, total);
 }
 
 // Keeps tokens whose probability is at least min_p times the top token's:

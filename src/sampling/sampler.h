@@ -62,6 +62,7 @@ class Sampler {
   size_t n_candidates() const { return all_ ? vals_.size() : cand_.size(); }
   void keep_top_k();
   void sort_candidates();
+  bool cut_at_top_p(double max_l, double total);
   void keep_top_p();
   void keep_min_p();
   int32_t draw();
