@@ -67,13 +67,13 @@ int32_t Sampler::sample(std::span<const float> logits) {
   sorted_ = false;
 
   apply_repeat_penalty();
+  block_maxima();
+  row_max_ = *std::max_element(maxima_.begin(), maxima_.end());
 
   if (params_.temperature <= 0.0f) {  // greedy: the first of the largest (the lowest id keeps ties)
-    block_maxima();
-    const float best = *std::max_element(maxima_.begin(), maxima_.end());
-    const size_t b = static_cast<size_t>(std::find(maxima_.begin(), maxima_.end(), best) - maxima_.begin());
-    return static_cast<int32_t>(std::find(vals_.begin() + static_cast<std::ptrdiff_t>(b * kBlock), vals_.end(), best) -
-                                vals_.begin());
+    const size_t b = static_cast<size_t>(std::find(maxima_.begin(), maxima_.end(), row_max_) - maxima_.begin());
+    return static_cast<int32_t>(
+        std::find(vals_.begin() + static_cast<std::ptrdiff_t>(b * kBlock), vals_.end(), row_max_) - vals_.begin());
   }
 
   keep_top_k();
@@ -112,26 +112,28 @@ static bool ranks_before(const auto& a, const auto& b) {
 // sorted. (A partial sort of all 128k candidates took ~0.24 ms a token with the default
 // top-k of 40; now ~0.07 ms.)
 void Sampler::select_top(size_t m) {
-  const size_t n = vals_.size();
-  const size_t n_blocks = (n + kBlock - 1) / kBlock;
-  float threshold = -std::numeric_limits<float>::infinity();
-  if (m <= n_blocks) {
-    block_maxima();
+  float threshold = -std::numeric_limits<float>::infinity();  // more than there are blocks: all
+  if (m <= maxima_.size()) {
     sel_ = maxima_;
     std::nth_element(sel_.begin(), sel_.begin() + static_cast<std::ptrdiff_t>(m - 1), sel_.end(), std::greater<float>());
     threshold = sel_[m - 1];
   }
-  cand_.clear();
-  for (size_t b = 0; b < n_blocks; ++b) {
-    if (m <= n_blocks && maxima_[b] < threshold) continue;  // nothing in the block reaches it
-    for (size_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i)
-      if (vals_[i] >= threshold) cand_.push_back({static_cast<int32_t>(i), vals_[i]});
-  }
+  collect_reaching(threshold);
   std::partial_sort(cand_.begin(), cand_.begin() + static_cast<std::ptrdiff_t>(m), cand_.end(),
                     [](const Candidate& a, const Candidate& b) { return ranks_before(a, b); });
   cand_.resize(m);
-  all_ = false;
   sorted_ = true;
+}
+
+void Sampler::collect_reaching(float threshold) {
+  const size_t n = vals_.size();
+  cand_.clear();
+  for (size_t b = 0; b < maxima_.size(); ++b) {
+    if (maxima_[b] < threshold) continue;  // nothing in the block reaches it
+    for (size_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i)
+      if (vals_[i] >= threshold) cand_.push_back({static_cast<int32_t>(i), vals_[i]});
+  }
+  all_ = false;
 }
 
 void Sampler::block_maxima() {
@@ -194,7 +196,7 @@ void Sampler::keep_top_p() {
   if (all_) {
     // Every id still in: the mass in id order, then the best 64, 256, ... until their
     // prefix reaches top_p (the same prefix a full sort gives).
-    const double max_l = *std::max_element(vals_.begin(), vals_.end());
+    const double max_l = row_max_;
     if (std::isinf(max_l) && max_l < 0) return;  // nothing finite to weigh
     double total = 0.0;
     for (float v : vals_) total += std::exp(static_cast<double>(v) - max_l);
@@ -217,11 +219,7 @@ void Sampler::keep_top_p() {
 void Sampler::keep_min_p() {
   if (params_.min_p <= 0.0f || n_candidates() <= 1) return;
   if (all_) {  // straight from the row, in id order
-    const float threshold = *std::max_element(vals_.begin(), vals_.end()) + std::log(params_.min_p);
-    cand_.clear();
-    for (size_t i = 0; i < vals_.size(); ++i)
-      if (vals_[i] >= threshold) cand_.push_back({static_cast<int32_t>(i), vals_[i]});
-    all_ = false;
+    collect_reaching(row_max_ + std::log(params_.min_p));
     return;
   }
   float max_l = cand_[0].logit;

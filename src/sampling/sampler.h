@@ -57,6 +57,9 @@ class Sampler {
   void select_top(size_t m);
   static constexpr size_t kBlock = 64;
   void block_maxima();  // maxima_[b]: the largest of vals_[64 b, 64 b + 64)
+  // cand_: every id whose value reaches `threshold`, in id order (only the blocks whose
+  // maximum reaches it are read).
+  void collect_reaching(float threshold);
   // cand_ holding every id in order (while all_, it stands for that without being built).
   void materialize();
   size_t n_candidates() const { return all_ ? vals_.size() : cand_.size(); }
@@ -73,6 +76,7 @@ class Sampler {
   // Scratch, reused across calls: the row's values (NaN as -inf, penalised), block maxima,
   // the candidates left.
   std::vector<float> vals_, maxima_, sel_;
+  float row_max_ = 0;   // the largest of vals_ (after the penalty)
   std::vector<Candidate> cand_;
   bool all_ = true;     // every id is still a candidate (cand_ not built)
   bool sorted_ = false; // cand_ is in (logit desc, id asc) order
