@@ -382,21 +382,23 @@ void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
     int m;  // 0: the product `single` alone
     const Product* single;
   };
-  std::vector<Launch> launches;
+  Launch launches[64];  // no allocation: the record pass calls this for every step
+  int n_launches = 0;
   for_each_gemv_group(
       products, n, [&](const Product& p) { return f16_gemv_product(p, x, route); },
       [&](const Weight& w, const GemvTarget* t, int m) {
-        Launch l{&w, {}, m, nullptr};
+        Launch& l = launches[n_launches++];
+        l = Launch{&w, {}, m, nullptr};
         std::copy(t, t + m, l.t);
-        launches.push_back(l);
       },
-      [&](const Product& p) { launches.push_back(Launch{p.w, {}, 0, &p}); });
+      [&](const Product& p) { launches[n_launches++] = Launch{p.w, {}, 0, &p}; });
   // Two groups of two formats with one launch that takes both (a Q6_K v beside Q4_K q, k).
-  if (launches.size() == 2 && launches[0].m > 0 && launches[1].m > 0 && launches[0].w->cols == launches[1].w->cols &&
+  if (n_launches == 2 && launches[0].m > 0 && launches[1].m > 0 && launches[0].w->cols == launches[1].w->cols &&
       launch_gemv_f16_two_formats(launches[0].w->type, launches[0].t, launches[0].m, launches[1].w->type,
                                   launches[1].t, launches[1].m, launches[0].w->cols, x.data, x.rows))
     return;
-  for (const Launch& l : launches) {
+  for (int i = 0; i < n_launches; ++i) {
+    const Launch& l = launches[i];
     if (l.m > 0) launch_gemv_f16_group(l.w->type, l.t, l.m, l.w->cols, x.data, x.cols, x.rows);
     else matmul(*l.single->w, x, l.single->out, route);
   }

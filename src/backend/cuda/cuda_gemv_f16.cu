@@ -314,9 +314,13 @@ bool launch_ring_with(const GemvGroup& grp, int n_first, int64_t k, const float*
 // rows keep the plain loop: in one kernel with the batched staging (more registers), gate
 // + up went 24.8 -> 26.2 us.
 template <class F>
+bool long_staging(int64_t k) {
+  return k / F::kStep * F::kMmas * 4 > 4 * 32 * kWarps;
+}
+template <class F>
 bool launch_ring(const GemvGroup& grp, int64_t n_steps, const float* x) {
   const int64_t k = n_steps * F::kStep;
-  if (n_steps * F::kMmas * 4 > 4 * 32 * kWarps) return launch_ring_with<F, F, 16>(grp, grp.n, k, x);
+  if (long_staging<F>(k)) return launch_ring_with<F, F, 16>(grp, grp.n, k, x);
   return launch_ring_with<F, F, 1>(grp, grp.n, k, x);
 }
 
@@ -352,8 +356,7 @@ bool launch_gemv_f16_two_formats(TensorType type, const GemvTarget* targets, int
   // Q4_K matrices with Q6_K ones, one token, rows short enough for the plain staging (the
   // q, k and v of the layers whose v is Q6_K; H100: the v launch alone took 3.6 us).
   if (n_tokens != 1 || n < 1 || n2 < 1 || n + n2 > GemvGroup::kMax || type != TensorType::Q4_K ||
-      type2 != TensorType::Q6_K || k / Q4K::kStep * Q4K::kMmas * 4 > 4 * 32 * kWarps ||
-      k / Q6K::kStep * Q6K::kMmas * 4 > 4 * 32 * kWarps || !aligned16(x))
+      type2 != TensorType::Q6_K || long_staging<Q4K>(k) || long_staging<Q6K>(k) || !aligned16(x))
     return false;
   GemvTarget all[GemvGroup::kMax];
   std::copy(targets, targets + n, all);
