@@ -146,6 +146,12 @@ class Backend {
     add(a, b, sum_out);
     rmsnorm(sum_out, w, eps, norm_out);
   }
+  // The gate and up products of x, then act = swiglu(gate, up).
+  virtual void gate_up_swiglu(const Weight& w_gate, const Weight& w_up, Act x, Act gate, Act up, Act act, Route route) {
+    const Product products[] = {{&w_gate, gate}, {&w_up, up}};
+    matmuls(products, 2, x, route);
+    swiglu(gate, up, act);
+  }
   // rope(q), rope(k), then kv_store(k, v).
   virtual void rope_qk_store(Act q, Act k, Act v, KvCache& cache, int layer, const int32_t* pos, int head_dim,
                              int rope_dim, const float* cos_sin) {

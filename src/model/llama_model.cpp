@@ -230,9 +230,10 @@ void LlamaModel::forward_step(KvCache& cache, const int32_t* tokens, const int32
   };
 
   // With nothing observing or faulting the stages in between, pairs of stages run as one
-  // fused op (the same bits): add + the next rmsnorm, rope of q and k + the KV store, and
-  // the products that share an input (q, k, v; gate, up) go to the backend together. The
-  // last layer's add fuses with final_norm only when every row gets logits.
+  // fused op (the same bits): add + the next rmsnorm, rope of q and k + the KV store, the
+  // products that share an input (q, k, v; gate, up) go to the backend together, and gate
+  // and up with their SwiGLU. The last layer's add fuses with final_norm only when every row
+  // gets logits.
   const bool fuse = !h.probe && (!h.faults || h.faults->faults.empty());
   const bool fuse_final = fuse && n_logits == n;
   const int head_dim = static_cast<int>(c.head_dim), rope_dim = static_cast<int>(c.rope_dim);
@@ -299,14 +300,13 @@ void LlamaModel::forward_step(KvCache& cache, const int32_t* tokens, const int32
         stage(h, path, Point::x_after_attn, l, x, x2, pos, [&](Act in) { backend_.add(in, proj, x2); });
         stage(h, path, Point::ffn_norm, l, x2, xn, pos, [&](Act in) { backend_.rmsnorm(in, L.ffn_norm, c.rms_eps, xn); });
       }
-      if (fuse) {
-        const Backend::Product gate_up[] = {{&L.w_gate, gate}, {&L.w_up, up}};
-        backend_.matmuls(gate_up, 2, xn, route);
+      if (fuse) {  // gate and up of xn in one launch where the backend can, with their SwiGLU
+        backend_.gate_up_swiglu(L.w_gate, L.w_up, xn, gate, up, act, route);
       } else {
         matmul_stage(h, path, Point::gate, l, L.w_gate, xn, gate, pos);
         matmul_stage(h, path, Point::up, l, L.w_up, xn, up, pos);
+        stage(h, path, Point::ffn_act, l, gate, act, pos, [&](Act in) { backend_.swiglu(in, up, act); });
       }
-      stage(h, path, Point::ffn_act, l, gate, act, pos, [&](Act in) { backend_.swiglu(in, up, act); });
       matmul_stage(h, path, Point::mlp_out, l, L.w_down, act, proj, pos);
       const bool last = l + 1 == static_cast<int>(c.n_layers);
       const Weight* next_norm = !last ? &weights_.layers[l + 1].attn_norm : (fuse_final ? &weights_.output_norm : nullptr);

@@ -336,6 +336,51 @@ TEST(CudaMatmulRowClasses, TwoFormatsInOneLaunchKeepEachRowsBits) {
 #endif
 }
 
+// Gate and up with their SwiGLU in one launch (tiles of eight rows of each): gate, up and
+// silu(gate) · up must have the bits of the two products and the swiglu kernel, through
+// the launcher and through Backend::gate_up_swiglu; rows that leave a partial tile, rows
+// of the plain and of the batched staging (K = 14336); what it does not take is refused.
+TEST(CudaMatmulRowClasses, GateUpWithSwiGLUInOneLaunchKeepsTheBits) {
+  GRETA_REQUIRE_CUDA();
+#ifdef GRETA_HAVE_CUDA
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
+    for (int64_t k : {int64_t{2048}, int64_t{14336}}) {
+      const int64_t rows = 1030;
+      Pair p;
+      const auto hg = make_weight(type, rows, k, 71), hu = make_weight(type, rows, k, 72);
+      const Weight wg = p.gpu->upload(type, hg.bytes.data(), rows, k), wu = p.gpu->upload(type, hu.bytes.data(), rows, k);
+      auto [x, xc] = p.acts(random_vector(k, 73), 1, k);
+      Act sep[3], lau[3], fused[3];  // gate, up, act
+      for (int i = 0; i < 3; ++i) {
+        sep[i] = p.acts({}, 1, rows).first;
+        lau[i] = p.acts({}, 1, rows).first;
+        fused[i] = p.acts({}, 1, rows).first;
+      }
+      p.gpu->matmul(wg, x, sep[0], Route::Gemv);
+      p.gpu->matmul(wu, x, sep[1], Route::Gemv);
+      p.gpu->swiglu(sep[0], sep[1], sep[2]);
+      const cuda::GemvTarget tg{wg.data, wg.row_bytes(), rows, lau[0].data, rows};
+      const cuda::GemvTarget tu{wu.data, wu.row_bytes(), rows, lau[1].data, rows};
+      const bool hopper = p.gpu->name().find("sm_90") != std::string::npos;
+      EXPECT_EQ(cuda::launch_gemv_f16_swiglu(type, tg, tu, lau[2].data, k, x.data), hopper);
+      p.gpu->gate_up_swiglu(wg, wu, x, fused[0], fused[1], fused[2], Route::Gemv);
+      for (int i = 0; i < 3; ++i) {
+        const auto want = p.read(*p.gpu, sep[i]), f = p.read(*p.gpu, fused[i]);
+        const auto l = hopper ? p.read(*p.gpu, lau[i]) : want;
+        for (int64_t r = 0; r < rows; ++r) {
+          ASSERT_EQ(f[r], want[r]) << type_label(type) << " k " << k << " output " << i << " row " << r;
+          ASSERT_EQ(l[r], want[r]) << type_label(type) << " k " << k << " output " << i << " row " << r;
+        }
+      }
+      // Not taken: gate and up of different shapes, a format without a tensor-core kernel.
+      const cuda::GemvTarget shorter{wu.data, wu.row_bytes(), rows - 8, lau[1].data, rows};
+      EXPECT_FALSE(cuda::launch_gemv_f16_swiglu(type, tg, shorter, lau[2].data, k, x.data));
+      EXPECT_FALSE(cuda::launch_gemv_f16_swiglu(TensorType::Q8_0, tg, tu, lau[2].data, k, x.data));
+    }
+  }
+#endif
+}
+
 // The same classes for the formats with their own decode pieces since (Q8_0: 34-byte
 // blocks, only 2-byte aligned; Q5_K: fifth bits in qh), and Q8_0 rows of an odd number of
 // blocks (the generic path).

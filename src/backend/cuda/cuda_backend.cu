@@ -429,6 +429,21 @@ void CudaBackend::add_rmsnorm(Act a, Act b, Act sum_out, const Weight& w, float 
                      norm_out.data);
 }
 
+void CudaBackend::gate_up_swiglu(const Weight& w_gate, const Weight& w_up, Act x, Act gate, Act up, Act act,
+                                 Route route) {
+  // One token on the tensor-core route: one launch whose tile ends also store the SwiGLU
+  // (the decode chain, when on, takes the three ops itself).
+  const Product pg{&w_gate, gate}, pu{&w_up, up};
+  if (!chain_on_ && x.rows == 1 && w_gate.type == w_up.type && w_gate.cols == w_up.cols && w_gate.rows == w_up.rows &&
+      act.cols >= w_gate.rows && f16_gemv_product(pg, x, route) && f16_gemv_product(pu, x, route)) {
+    settle();
+    const GemvTarget tg{w_gate.data, w_gate.row_bytes(), w_gate.rows, gate.data, gate.cols};
+    const GemvTarget tu{w_up.data, w_up.row_bytes(), w_up.rows, up.data, up.cols};
+    if (launch_gemv_f16_swiglu(w_gate.type, tg, tu, act.data, w_gate.cols, x.data)) return;
+  }
+  Backend::gate_up_swiglu(w_gate, w_up, x, gate, up, act, route);
+}
+
 void CudaBackend::rope_qk_store(Act q, Act k, Act v, KvCache& cache, int layer, const int32_t* pos, int head_dim,
                                 int rope_dim, const float* cos_sin) {
   settle();

@@ -77,6 +77,7 @@ class CudaBackend final : public Backend {
   void add_rmsnorm(Act a, Act b, Act sum_out, const Weight& w, float eps, Act norm_out) override;
   void rope_qk_store(Act q, Act k, Act v, KvCache& cache, int layer, const int32_t* pos, int head_dim, int rope_dim,
                      const float* cos_sin) override;
+  void gate_up_swiglu(const Weight& w_gate, const Weight& w_up, Act x, Act gate, Act up, Act act, Route route) override;
   void synchronize() override;
   void run_step(const StepInputs& in, const std::function<void()>& ops) override;
   std::string step_summary() const override;

@@ -200,8 +200,9 @@ __global__ void __launch_bounds__(32 * W, 2)
 // so rows and their sums are those of gemv_f16_kernel bit for bit. F2 other than F: the
 // matrices from n_first on are of format F2 (a Q6_K v beside a Q4_K q and k): x is staged
 // in both formats' orders, a stage holds the larger chunk, and each tile is copied and
-// computed by its own format's code, so its rows keep their bits.
-template <class F, class F2, int W, int kFillBatch>
+// computed by its own format's code, so its rows keep their bits. kSwiGLU: the group is a
+// gate and up pair (tile_slot_row) and the tile ends also store silu(gate) · up.
+template <class F, class F2, int W, int kFillBatch, bool kSwiGLU>
 __global__ void __launch_bounds__(32 * (W + 1), 1)
     gemv_f16_ring_kernel(const GemvGroup grp, int n_first, int64_t k, const float* x, int n_stages) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // launched on sm_90 devices only (launch_ring)
@@ -228,7 +229,8 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
   if (warp == W) {  // producer: weights are never written by a kernel, so no wait
     int st = 0, round = 0;
     for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x) {
-      if (first_format(tile)) copy_tile<F>(grp, tile, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, round);
+      if (first_format(tile))
+        copy_tile<F, kSwiGLU>(grp, tile, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, round);
       else copy_tile<F2>(grp, tile, n_chunks2, ring, kStageBytes, n_stages, full0, empty0, st, round);
     }
     return;
@@ -247,7 +249,7 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
       compute_tile<F, W>(StagedX<F>{xs}, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
     else
       compute_tile<F2, W>(StagedX<F2>{xs2}, n_chunks2, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
-    store_tile_async<W>(partial, static_cast<uint32_t>(__cvta_generic_to_shared(part_bars)), acc, grp, tile, j);
+    store_tile_async<W, kSwiGLU>(partial, static_cast<uint32_t>(__cvta_generic_to_shared(part_bars)), acc, grp, tile, j);
   }
 #endif
 }
@@ -281,14 +283,14 @@ bool launch_stream(const GemvGroup& grp, int64_t n_steps, const float* x, size_t
 // 8. Depth is what it buys (8B shapes, H100, tg128: 3 stages 245, 4 260, 6 324, 8 323;
 // the earlier kernels 310), so with fewer than 6 stages the earlier kernels are kept.
 constexpr int kRingStages = 8, kRingMinStages = 6;
-template <class F, class F2, int kFillBatch>
+template <class F, class F2, int kFillBatch, bool kSwiGLU = false>
 bool launch_ring_with(const GemvGroup& grp, int n_first, int64_t k, const float* x) {
   const DeviceLimits& dev = device_limits();
   constexpr bool kMixed = !std::is_same_v<F, F2>;
   const int64_t n_steps = k / F::kStep, n_steps2 = k / F2::kStep;
   if (n_steps % F::kChunkSteps != 0 || n_steps2 % F2::kChunkSteps != 0 || dev.cc_major < 9)
     return false;  // bulk copies and mbarrier waits: sm_90
-  auto kernel = gemv_f16_ring_kernel<F, F2, kWarps, kFillBatch>;
+  auto kernel = gemv_f16_ring_kernel<F, F2, kWarps, kFillBatch, kSwiGLU>;
   static const int64_t static_smem = [&] {  // the tile-end parts and their barriers, as compiled
     cudaFuncAttributes attr{};
     check(cudaFuncGetAttributes(&attr, kernel), "cudaFuncGetAttributes (gemv f16)");
@@ -322,6 +324,14 @@ bool launch_ring(const GemvGroup& grp, int64_t n_steps, const float* x) {
   const int64_t k = n_steps * F::kStep;
   if (long_staging<F>(k)) return launch_ring_with<F, F, 16>(grp, grp.n, k, x);
   return launch_ring_with<F, F, 1>(grp, grp.n, k, x);
+}
+
+// The gate and up products of one token with their SwiGLU at the tile ends (a pair's
+// tiles take eight rows of each; a 16-row tile of one matrix otherwise).
+template <class F>
+bool launch_ring_swiglu(const GemvGroup& grp, int64_t k, const float* x) {
+  if (long_staging<F>(k)) return launch_ring_with<F, F, 16, true>(grp, grp.n, k, x);
+  return launch_ring_with<F, F, 1, true>(grp, grp.n, k, x);
 }
 
 template <class F>
@@ -365,6 +375,34 @@ bool launch_gemv_f16_two_formats(TensorType type, const GemvTarget* targets, int
   if (!launch_ring_with<Q4K, Q6K, 1>(grp, n, k, x)) return false;
   check_launch("gemv f16 (two formats)");
   return true;
+}
+
+bool launch_gemv_f16_swiglu(TensorType type, const GemvTarget& gate, const GemvTarget& up, float* act, int64_t k,
+                            const float* x) {
+  // The separate SwiGLU kernel cost 1.9 us a layer on the step's chain (H100), and with it
+  // gone the down product's blocks land as soon as gate + up's leave.
+  if (gate.n_rows != up.n_rows || gate.row_bytes != up.row_bytes || gate.n_rows < 1 || !aligned16(x)) return false;
+  GemvGroup grp{};
+  grp.n = 2;
+  for (int i = 0; i < 2; ++i) {
+    const GemvTarget& t = i == 0 ? gate : up;
+    grp.w[i] = static_cast<const uint8_t*>(t.w);
+    grp.row_bytes[i] = t.row_bytes;
+    grp.n_rows[i] = t.n_rows;
+    grp.y[i] = t.y;
+    grp.ldy[i] = t.ldy;
+  }
+  grp.y[2] = act;
+  grp.first_tile[1] = grp.first_tile[2] = static_cast<int>((gate.n_rows + 7) / 8);  // tiles of eight rows of each
+  bool launched = false;
+  switch (type) {
+    case TensorType::Q4_K: launched = launch_ring_swiglu<Q4K>(grp, k, x); break;
+    case TensorType::Q6_K: launched = launch_ring_swiglu<Q6K>(grp, k, x); break;
+    case TensorType::F16: launched = k % F16::kStep == 0 && launch_ring_swiglu<F16>(grp, k, x); break;
+    default: break;
+  }
+  if (launched) check_launch("gemv f16 (gate, up, swiglu)");
+  return launched;
 }
 
 void launch_gemv_f16_group(TensorType type, const GemvTarget* targets, int n, int64_t k, const float* x, int64_t ldx,

@@ -14,6 +14,7 @@
 #include "backend/cuda/cuda_mbarrier.cuh"
 #include "backend/cuda/cuda_mma.cuh"
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/cuda_row_ops.cuh"
 
 namespace greta::cuda {
 namespace {
@@ -332,6 +333,22 @@ struct GemvGroup {
   }
 };
 
+// The matrix and row that slot `slot` (0-15) of `tile` computes. A plain group: row
+// (tile - first tile of its matrix) · 16 + slot. A SwiGLU pair (gate and up of one shape,
+// y[2] their product): slots 0-7 are rows 8 · tile + slot of gate, slots 8-15 the same
+// rows of up, so that one tile end holds both factors of its eight outputs.
+template <bool kSwiGLU>
+__device__ __forceinline__ int tile_slot_row(const GemvGroup& grp, int tile, int slot, int64_t& row) {
+  if constexpr (kSwiGLU) {
+    row = static_cast<int64_t>(tile) * 8 + slot % 8;
+    return slot / 8;
+  } else {
+    const int mat = grp.matrix_of(tile);
+    row = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + slot;
+    return mat;
+  }
+}
+
 // The group of 1-3 targets (host side).
 inline GemvGroup make_gemv_group(const GemvTarget* targets, int n) {
   GemvGroup grp{};
@@ -411,6 +428,25 @@ __device__ __forceinline__ void add_parts_and_store(const float (&part)[W][16], 
   }
 }
 
+// The tile end of a SwiGLU pair (tile_slot_row): lanes 0-15 add the W parts of their slot
+// in warp order (the sums of add_parts_and_store), store gate's and up's rows, and lanes
+// 0-7 store silu(gate) · up with the swiglu kernel's expression.
+template <int W>
+__device__ __forceinline__ void add_parts_and_store_swiglu(const float (&part)[W][16], const GemvGroup& grp, int tile) {
+  const int lane = threadIdx.x % 32;
+  if (lane >= 16) return;
+  float v = part[0][lane];
+#pragma unroll
+  for (int w = 1; w < W; ++w) v += part[w][lane];
+  const float up = __shfl_sync(0x0000FFFFu, v, 8 + lane % 8);  // lanes 0-7: up's row beside gate's
+  int64_t r;
+  const int mat = tile_slot_row<true>(grp, tile, lane, r);
+  if (r < grp.n_rows[0]) {
+    grp.y[mat][r] = v;
+    if (mat == 0) grp.y[2][r] = swiglu_value(v, up);
+  }
+}
+
 // Tile ends in flight in the streamed kernel (store_tile_async).
 constexpr int kRingParts = 4;
 
@@ -424,7 +460,7 @@ __device__ __forceinline__ void sync_threads_of(int n) { asm volatile("bar.sync 
 // of store_tile) and stores the 16 rows, then frees the part. A warp only waits when it
 // comes back to a part still being read, kRingParts tiles later; so the warps drift
 // apart by up to the ring's depth instead of meeting at every tile.
-template <int W, class Side = NoSideStore>
+template <int W, bool kSwiGLU = false, class Side = NoSideStore>
 __device__ __forceinline__ void store_tile_async(float (&part)[kRingParts][W][16], uint32_t bars,
                                                  const float (&acc)[kAccs][4], const GemvGroup& grp, int tile, int j,
                                                  Side side = {}) {
@@ -436,7 +472,8 @@ __device__ __forceinline__ void store_tile_async(float (&part)[kRingParts][W][16
   if (lane == 0) wg::mbar_arrive(full);
   if (warp == j % W) {
     wg::mbar_wait(full, round & 1);
-    add_parts_and_store<W>(part[b], grp, tile, side);
+    if constexpr (kSwiGLU) add_parts_and_store_swiglu<W>(part[b], grp, tile);
+    else add_parts_and_store<W>(part[b], grp, tile, side);
     __syncwarp();
     if (lane == 0) wg::mbar_arrive(empty);
   }
@@ -465,14 +502,14 @@ __device__ __forceinline__ void init_ring_barriers(uint32_t full0, uint32_t empt
 
 // The producer warp's copies of one tile: its n_chunks chunks into the next stages (one
 // bulk copy a row; rows past the matrix's end repeat its last row). st: the stage, round:
-// how often the ring has wrapped (no division a chunk).
-template <class F>
+// how often the ring has wrapped (no division a chunk). kSwiGLU: the tile of a SwiGLU pair.
+template <class F, bool kSwiGLU = false>
 __device__ __forceinline__ void copy_tile(const GemvGroup& grp, int tile, int n_chunks, uint8_t* ring, uint32_t stage_bytes,
                                           int n_stages, uint32_t full0, uint32_t empty0, int& st, int& round) {
   constexpr int kPitch = F::kChunkRowBytes + 16;
   const int lane = threadIdx.x % 32;
-  const int mat = grp.matrix_of(tile);
-  const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane % 16;
+  int64_t r;
+  const int mat = tile_slot_row<kSwiGLU>(grp, tile, lane % 16, r);
   const uint8_t* src = grp.w[mat] + min(r, grp.n_rows[mat] - 1) * grp.row_bytes[mat];
   // Weights are read once a step: marked first to leave L2, they no longer push out the
   // KV cache rows and activations that the next kernels read (H100, tg128 +2-3%).

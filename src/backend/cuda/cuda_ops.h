@@ -51,6 +51,12 @@ void launch_gemv_f16_group(TensorType type, const GemvTarget* targets, int n, in
 // where that is not supported (other formats, more tokens, long rows, before sm_90).
 bool launch_gemv_f16_two_formats(TensorType type, const GemvTarget* targets, int n, TensorType type2,
                                  const GemvTarget* targets2, int n2, int64_t k, const float* x, int64_t n_tokens);
+// One token's gate and up products (one format, one shape) in one launch that also writes
+// act = silu(gate) · up: gate, up and act get the bits of the two products and the swiglu
+// kernel. false, and nothing launched, where not supported (other formats, rows that are
+// not whole 2048-weight chunks, before sm_90).
+bool launch_gemv_f16_swiglu(TensorType type, const GemvTarget& gate, const GemvTarget& up, float* act, int64_t k,
+                            const float* x);
 void launch_gemm(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x,
                  int64_t ldx, int64_t n_tokens, float* y, int64_t ldy);
 
