@@ -279,10 +279,13 @@ bool launch_stream(const GemvGroup& grp, int64_t n_steps, const float* x, size_t
 }
 
 // The streamed kernel, where a row is a whole number of chunks: one block a
-// multiprocessor (the ring takes most of its shared memory), as many stages as fit, up to
-// 8. Depth is what it buys (8B shapes, H100, tg128: 3 stages 245, 4 260, 6 324, 8 323;
-// the earlier kernels 310), so with fewer than 6 stages the earlier kernels are kept.
-constexpr int kRingStages = 8, kRingMinStages = 6;
+// multiprocessor (the ring takes most of its shared memory), six stages. Fewer lose depth
+// (8B shapes, H100, tg128: 3 stages 245, 4 260; at fb144b7 4 stages 350, 5 357), so with
+// fewer than six the earlier kernels are kept; more put more copies in flight than the step
+// gains from (at fb144b7: 6 stages 427, 7 ~420, 8 ~419, up to 11 415, up to 16 414; d8192
+// 6 stages 349-350 against 335-337 with 8): the input's staging after the wait and the
+// small kernels queue behind them.
+constexpr int kRingStages = 6, kRingMinStages = 6;
 template <class F, class F2, int kFillBatch, bool kSwiGLU = false>
 bool launch_ring_with(const GemvGroup& grp, int n_first, int64_t k, const float* x) {
   const DeviceLimits& dev = device_limits();
