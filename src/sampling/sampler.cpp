@@ -61,8 +61,7 @@ void Sampler::reset() {
 int32_t Sampler::sample(std::span<const float> logits) {
   if (logits.empty()) throw InputError("sampler: empty logits row");
   vals_.resize(logits.size());
-  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  for (size_t i = 0; i < logits.size(); ++i) vals_[i] = logits[i] == logits[i] ? logits[i] : kNegInf;  // NaN → -inf
+  for (size_t i = 0; i < logits.size(); ++i) vals_[i] = sanitize(logits[i]);
   all_ = true;
   sorted_ = false;
 

@@ -385,16 +385,8 @@ bool launch_gemv_f16_swiglu(TensorType type, const GemvTarget& gate, const GemvT
   // The separate SwiGLU kernel cost 1.9 us a layer on the step's chain (H100), and with it
   // gone the down product's blocks land as soon as gate + up's leave.
   if (gate.n_rows != up.n_rows || gate.row_bytes != up.row_bytes || gate.n_rows < 1 || !aligned16(x)) return false;
-  GemvGroup grp{};
-  grp.n = 2;
-  for (int i = 0; i < 2; ++i) {
-    const GemvTarget& t = i == 0 ? gate : up;
-    grp.w[i] = static_cast<const uint8_t*>(t.w);
-    grp.row_bytes[i] = t.row_bytes;
-    grp.n_rows[i] = t.n_rows;
-    grp.y[i] = t.y;
-    grp.ldy[i] = t.ldy;
-  }
+  const GemvTarget pair[] = {gate, up};
+  GemvGroup grp = make_gemv_group(pair, 2);
   grp.y[2] = act;
   grp.first_tile[1] = grp.first_tile[2] = static_cast<int>((gate.n_rows + 7) / 8);  // tiles of eight rows of each
   bool launched = false;

@@ -412,16 +412,22 @@ __device__ __forceinline__ void put_rows(float (&part)[W][16], const float (&acc
 struct NoSideStore {
   __device__ __forceinline__ void operator()(int, int64_t, float) const {}
 };
+// Row `slot` of a tile: the W parts added in warp order.
+template <int W>
+__device__ __forceinline__ float sum_parts(const float (&part)[W][16], int slot) {
+  float v = part[0][slot];
+#pragma unroll
+  for (int w = 1; w < W; ++w) v += part[w][slot];
+  return v;
+}
 template <int W, class Side = NoSideStore>
 __device__ __forceinline__ void add_parts_and_store(const float (&part)[W][16], const GemvGroup& grp, int tile,
                                                     Side side = {}) {
   const int lane = threadIdx.x % 32;
   if (lane >= 16) return;
-  const int mat = grp.matrix_of(tile);
-  const int64_t r = static_cast<int64_t>(tile - grp.first_tile[mat]) * 16 + lane;
-  float v = part[0][lane];
-#pragma unroll
-  for (int w = 1; w < W; ++w) v += part[w][lane];
+  int64_t r;
+  const int mat = tile_slot_row<false>(grp, tile, lane, r);
+  const float v = sum_parts<W>(part, lane);
   if (r < grp.n_rows[mat]) {
     grp.y[mat][r] = v;
     side(mat, r, v);
@@ -435,9 +441,7 @@ template <int W>
 __device__ __forceinline__ void add_parts_and_store_swiglu(const float (&part)[W][16], const GemvGroup& grp, int tile) {
   const int lane = threadIdx.x % 32;
   if (lane >= 16) return;
-  float v = part[0][lane];
-#pragma unroll
-  for (int w = 1; w < W; ++w) v += part[w][lane];
+  const float v = sum_parts<W>(part, lane);
   const float up = __shfl_sync(0x0000FFFFu, v, 8 + lane % 8);  // lanes 0-7: up's row beside gate's
   int64_t r;
   const int mat = tile_slot_row<true>(grp, tile, lane, r);
