@@ -263,11 +263,16 @@ TEST(CudaMatmulRowClasses, StreamedF16Gemv) {
 
 // The streamed kernel promises the sums of the one-tile kernel, row for row: its result
 // for one token must equal, bit for bit, what the tile kernel gives for the same token
-// in a two-token product, alone or launched in a group of matrices.
+// in a two-token product, alone or launched in a group of matrices. Rows of one and two
+// chunks (F16: two and four) hold each warp's activations in registers, rows of three
+// (F16: six) read them from shared memory: both routes.
 TEST(CudaMatmulRowClasses, StreamedGemvHasTheTileKernelsBits) {
   GRETA_REQUIRE_CUDA();
-  const int64_t k = 6144;
-  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16}) {
+  const std::pair<int64_t, TensorType> cases[] = {
+      {2048, TensorType::Q4_K}, {4096, TensorType::Q4_K}, {6144, TensorType::Q4_K}, {2048, TensorType::Q6_K},
+      {4096, TensorType::Q6_K}, {6144, TensorType::Q6_K}, {2048, TensorType::F16},  {4096, TensorType::F16},
+      {6144, TensorType::F16}};
+  for (const auto& [k, type] : cases) {
     Pair p;
     const auto wa = make_weight(type, 4100, k, 31), wb = make_weight(type, 1030, k, 32);
     const Weight ga = p.gpu->upload(type, wa.bytes.data(), 4100, k), gb = p.gpu->upload(type, wb.bytes.data(), 1030, k);
@@ -284,8 +289,8 @@ TEST(CudaMatmulRowClasses, StreamedGemvHasTheTileKernelsBits) {
     p.gpu->matmul(ga, x2, ya2, Route::Gemv);
     p.gpu->matmul(gb, x2, yb2, Route::Gemv);
     const auto a1 = p.read(*p.gpu, ya1), b1 = p.read(*p.gpu, yb1), a2 = p.read(*p.gpu, ya2), b2 = p.read(*p.gpu, yb2);
-    for (int64_t r = 0; r < 4100; ++r) ASSERT_EQ(a1[r], a2[r]) << type_label(type) << " row " << r;
-    for (int64_t r = 0; r < 1030; ++r) ASSERT_EQ(b1[r], b2[r]) << type_label(type) << " row " << r;
+    for (int64_t r = 0; r < 4100; ++r) ASSERT_EQ(a1[r], a2[r]) << type_label(type) << " k " << k << " row " << r;
+    for (int64_t r = 0; r < 1030; ++r) ASSERT_EQ(b1[r], b2[r]) << type_label(type) << " k " << k << " row " << r;
   }
 }
 

@@ -201,8 +201,10 @@ __global__ void __launch_bounds__(32 * W, 2)
 // matrices from n_first on are of format F2 (a Q6_K v beside a Q4_K q and k): x is staged
 // in both formats' orders, a stage holds the larger chunk, and each tile is copied and
 // computed by its own format's code, so its rows keep their bits. kSwiGLU: the group is a
-// gate and up pair (tile_slot_row) and the tile ends also store silu(gate) · up.
-template <class F, class F2, int W, int kFillBatch, bool kSwiGLU>
+// gate and up pair (tile_slot_row) and the tile ends also store silu(gate) · up. kHeld: rows
+// of kHeld chunks (one format), whose activations each warp keeps in registers for all its
+// tiles (HeldX; H100, 8B q4_k_m: tg128 +1%, the same bits).
+template <class F, class F2, int W, int kFillBatch, bool kSwiGLU, int kHeld = 0>
 __global__ void __launch_bounds__(32 * (W + 1), 1)
     gemv_f16_ring_kernel(const GemvGroup grp, int n_first, int64_t k, const float* x, int n_stages) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // launched on sm_90 devices only (launch_ring)
@@ -242,14 +244,25 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
   sync_threads_of(32 * W);
   int st = 0, j = 0;
   uint32_t phase = 0;
-  for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x, ++j) {
-    float acc[kAccs][4];
-    zero(acc);
-    if (first_format(tile))
-      compute_tile<F, W>(StagedX<F>{xs}, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
-    else
-      compute_tile<F2, W>(StagedX<F2>{xs2}, n_chunks2, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
-    store_tile_async<W, kSwiGLU>(partial, static_cast<uint32_t>(__cvta_generic_to_shared(part_bars)), acc, grp, tile, j);
+  if constexpr (kHeld > 0) {
+    static_assert(!kMixed, "activations held in registers for launches of one format");
+    const HeldX<F, W, kHeld> xr(xs);
+    for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x, ++j) {
+      float acc[kAccs][4];
+      zero(acc);
+      compute_tile_held<F, W, kHeld>(xr, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
+      store_tile_async<W, kSwiGLU>(partial, static_cast<uint32_t>(__cvta_generic_to_shared(part_bars)), acc, grp, tile, j);
+    }
+  } else {
+    for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x, ++j) {
+      float acc[kAccs][4];
+      zero(acc);
+      if (first_format(tile))
+        compute_tile<F, W>(StagedX<F>{xs}, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
+      else
+        compute_tile<F2, W>(StagedX<F2>{xs2}, n_chunks2, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
+      store_tile_async<W, kSwiGLU>(partial, static_cast<uint32_t>(__cvta_generic_to_shared(part_bars)), acc, grp, tile, j);
+    }
   }
 #endif
 }
@@ -286,14 +299,12 @@ bool launch_stream(const GemvGroup& grp, int64_t n_steps, const float* x, size_t
 // 6 stages 349-350 against 335-337 with 8): the input's staging after the wait and the
 // small kernels queue behind them.
 constexpr int kRingStages = 6, kRingMinStages = 6;
-template <class F, class F2, int kFillBatch, bool kSwiGLU = false>
-bool launch_ring_with(const GemvGroup& grp, int n_first, int64_t k, const float* x) {
+template <class F, class F2, auto kKernel>
+bool launch_ring_kernel(const GemvGroup& grp, int n_first, int64_t k, const float* x, int64_t n_steps,
+                        int64_t n_steps2) {
   const DeviceLimits& dev = device_limits();
   constexpr bool kMixed = !std::is_same_v<F, F2>;
-  const int64_t n_steps = k / F::kStep, n_steps2 = k / F2::kStep;
-  if (n_steps % F::kChunkSteps != 0 || n_steps2 % F2::kChunkSteps != 0 || dev.cc_major < 9)
-    return false;  // bulk copies and mbarrier waits: sm_90
-  auto kernel = gemv_f16_ring_kernel<F, F2, kWarps, kFillBatch, kSwiGLU>;
+  constexpr auto kernel = kKernel;
   static const int64_t static_smem = [&] {  // the tile-end parts and their barriers, as compiled
     cudaFuncAttributes attr{};
     check(cudaFuncGetAttributes(&attr, kernel), "cudaFuncGetAttributes (gemv f16)");
@@ -311,6 +322,35 @@ bool launch_ring_with(const GemvGroup& grp, int n_first, int64_t k, const float*
   launch_chained(kernel, dim3(static_cast<unsigned>(std::min(n_tiles, dev.sms))), dim3(32 * (kWarps + 1)), smem, grp,
                  n_first, k, x, stages);
   return true;
+}
+
+template <class F, class F2, bool kSwiGLU, int kHeld>
+bool launch_ring_held(const GemvGroup& grp, int n_first, int64_t k, const float* x, int64_t n_steps, int64_t n_steps2) {
+  return launch_ring_kernel<F, F2, gemv_f16_ring_kernel<F, F2, kWarps, 1, kSwiGLU, kHeld>>(grp, n_first, k, x, n_steps,
+                                                                                          n_steps2);
+}
+
+template <class F, class F2, int kFillBatch, bool kSwiGLU = false>
+bool launch_ring_with(const GemvGroup& grp, int n_first, int64_t k, const float* x) {
+  const DeviceLimits& dev = device_limits();
+  constexpr bool kMixed = !std::is_same_v<F, F2>;
+  const int64_t n_steps = k / F::kStep, n_steps2 = k / F2::kStep;
+  if (n_steps % F::kChunkSteps != 0 || n_steps2 % F2::kChunkSteps != 0 || dev.cc_major < 9)
+    return false;  // bulk copies and mbarrier waits: sm_90
+  // Rows of at most held_chunks<F>() chunks: the activations of each warp's steps in
+  // registers (HeldX), one instance a chunk count.
+  if constexpr (kFillBatch == 1 && !kMixed) {
+    const int64_t n_chunks = n_steps / F::kChunkSteps;
+    if (n_chunks == 1) return launch_ring_held<F, F2, kSwiGLU, 1>(grp, n_first, k, x, n_steps, n_steps2);
+    if constexpr (held_chunks<F>() >= 2) {
+      if (n_chunks == 2) return launch_ring_held<F, F2, kSwiGLU, 2>(grp, n_first, k, x, n_steps, n_steps2);
+    }
+    if constexpr (held_chunks<F>() >= 4) {
+      if (n_chunks == 4) return launch_ring_held<F, F2, kSwiGLU, 4>(grp, n_first, k, x, n_steps, n_steps2);
+    }
+  }
+  return launch_ring_kernel<F, F2, gemv_f16_ring_kernel<F, F2, kWarps, kFillBatch, kSwiGLU>>(grp, n_first, k, x, n_steps,
+                                                                                         n_steps2);
 }
 
 // Rows of more than four staged entries a consumer thread (the down products' K = 14336)

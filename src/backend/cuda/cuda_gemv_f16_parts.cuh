@@ -553,6 +553,63 @@ __device__ __forceinline__ void compute_tile(const StagedX<F>& xsrc, int n_chunk
   }
 }
 
+// The activations of a warp's steps in a row of kChunks ring chunks, in registers: v[j]
+// holds the B pairs of the warp's j-th step (in compute_tile's order: chunk by chunk,
+// steps warp, warp + W, ... of each), read once from the staged copy and kept for every
+// tile of the block, so that a step reads only its weights from shared memory. At most
+// 32 pairs (64 registers) a thread: held_chunks<F>() chunks.
+template <class F, int W>
+__host__ __device__ constexpr int held_steps_a_chunk() { return F::kChunkSteps / W; }
+template <class F, int W = 8>
+__host__ __device__ constexpr int held_chunks() { return 32 / (held_steps_a_chunk<F, W>() * F::kMmas); }
+template <class F, int W, int kChunks>
+struct HeldX {
+  static constexpr int kSteps = kChunks * held_steps_a_chunk<F, W>();
+  uint2 v[kSteps][F::kMmas];
+  __device__ __forceinline__ explicit HeldX(const uint2* xs) {
+    constexpr int kPer = held_steps_a_chunk<F, W>();
+    const int warp = threadIdx.x / 32, q = threadIdx.x % 4;
+#pragma unroll
+    for (int j = 0; j < kSteps; ++j) {
+      const int s = (j / kPer) * F::kChunkSteps + warp + (j % kPer) * W;
+#pragma unroll
+      for (int m = 0; m < F::kMmas; ++m) v[j][m] = xs[(s * F::kMmas + m) * 4 + q];
+    }
+  }
+};
+// One held step as the X of F::step.
+template <class F>
+struct HeldStep {
+  const uint2* v;
+  __device__ __forceinline__ uint2 get(int64_t, int m, int) const { return v[m]; }
+};
+
+// compute_tile for rows of kChunks chunks with the activations held (HeldX): the same
+// steps in the same order, so the same sums.
+template <class F, int W, int kChunks>
+__device__ __forceinline__ void compute_tile_held(const HeldX<F, W, kChunks>& xr, const uint8_t* ring, uint32_t stage_bytes,
+                                                  int n_stages, uint32_t full0, uint32_t empty0, int& st, uint32_t& phase,
+                                                  float (&acc)[kAccs][4]) {
+  constexpr int kPitch = F::kChunkRowBytes + 16, kPer = held_steps_a_chunk<F, W>();
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
+#pragma unroll
+  for (int c = 0; c < kChunks; ++c) {
+    wg::mbar_wait(full0 + 8u * st, phase);
+    const uint8_t* ra = ring + st * stage_bytes + g * kPitch;
+    const uint8_t* rb = ra + 8 * kPitch;
+#pragma unroll
+    for (int i = 0; i < kPer; ++i) {
+      const int ls = warp + i * W;
+      const typename F::Raw a = F::template load<FromShared>(ra, ls, q), b = F::template load<FromShared>(rb, ls, q);
+      F::step(a, b, HeldStep<F>{xr.v[c * kPer + i]}, static_cast<int64_t>(c) * F::kChunkSteps + ls, q, acc);
+    }
+    __syncwarp();
+    if (lane == 0) wg::mbar_arrive(empty0 + 8u * st);
+    st = st + 1 == n_stages ? 0 : st + 1;
+    phase ^= st == 0;
+  }
+}
+
 // The current device's multiprocessors, compute capability and the shared memory a block
 // may opt into (queried once per file that asks: the backend uses one device).
 struct DeviceLimits {
