@@ -225,6 +225,7 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
   uint8_t* ring = smem + ring_bars_bytes(n_stages) + ring_x_bytes<F>(n_steps) + (kMixed ? ring_x_bytes<F2>(n_steps2) : 0);
   const uint32_t full0 = static_cast<uint32_t>(__cvta_generic_to_shared(bars));
   const uint32_t empty0 = full0 + 8u * n_stages;
+  allow_dependents_early();  // one block a multiprocessor: the whole grid is resident
   if (threadIdx.x == 0) init_ring_barriers<W>(full0, empty0, n_stages, part_bars);
   __syncthreads();
 

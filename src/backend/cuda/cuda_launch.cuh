@@ -45,6 +45,18 @@ __device__ __forceinline__ void wait_for_prior_kernels() {
 #endif
 }
 
+// Lets the next chained kernel be scheduled before this one has waited for its own
+// predecessor: that kernel still waits for this one to end before it reads anything, so
+// only its launch moves earlier (its blocks land on free multiprocessors while this one
+// and the kernel before it run). For a grid of at most one block a multiprocessor (all
+// its blocks resident, so the signal cannot hold back blocks of its own). The streamed
+// GEMV does it (H100 tg128 +2.6%); every kernel doing it was slower (NOTES.md).
+__device__ __forceinline__ void allow_dependents_early() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 // A load of something an earlier kernel wrote (see above): a plain load, which ptxas keeps
 // after the wait. (ld.global.cg measured slower: H200 tg128 377-380 against 378-385.)
 template <class T>
