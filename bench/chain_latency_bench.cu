@@ -9,26 +9,24 @@
 
 #include <cstdio>
 
+#include "backend/cuda/cuda_launch.cuh"
+
 namespace {
 
+using greta::cuda::wait_for_prior_kernels;  // the backend's kernels wait and trigger the same way
 constexpr int kKernels = 512, kCols = 4096;
 
-__device__ __forceinline__ void wait_prior() {
-  asm volatile("griddepcontrol.wait;" ::: "memory");
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-}
-
-__global__ void empty_kernel(const float*, float*) { wait_prior(); }
+__global__ void empty_kernel(const float*, float*) { wait_for_prior_kernels(); }
 
 __global__ void copy_kernel(const float* in, float* out) {
-  wait_prior();
+  wait_for_prior_kernels();
   for (int i = static_cast<int>(threadIdx.x); i < kCols; i += static_cast<int>(blockDim.x)) out[i] = in[i] + 1.0f;
 }
 
 __global__ void copy_sum_kernel(const float* in, float* out) {
   __shared__ float part[32];
   __shared__ float total;
-  wait_prior();
+  wait_for_prior_kernels();
   float v[4], s = 0.0f;
   for (int j = 0; j < 4; ++j) {
     v[j] = in[threadIdx.x + j * 1024];

@@ -305,10 +305,9 @@ bool launch_ring_kernel(const GemvGroup& grp, int n_first, int64_t k, const floa
                         int64_t n_steps2) {
   const DeviceLimits& dev = device_limits();
   constexpr bool kMixed = !std::is_same_v<F, F2>;
-  constexpr auto kernel = kKernel;
   static const int64_t static_smem = [&] {  // the tile-end parts and their barriers, as compiled
     cudaFuncAttributes attr{};
-    check(cudaFuncGetAttributes(&attr, kernel), "cudaFuncGetAttributes (gemv f16)");
+    check(cudaFuncGetAttributes(&attr, kKernel), "cudaFuncGetAttributes (gemv f16)");
     return static_cast<int64_t>(attr.sharedSizeBytes);
   }();
   const int64_t x_bytes = ring_x_bytes<F>(n_steps) + (kMixed ? ring_x_bytes<F2>(n_steps2) : 0);
@@ -318,9 +317,9 @@ bool launch_ring_kernel(const GemvGroup& grp, int n_first, int64_t k, const floa
   if (stages < kRingMinStages) return false;
   const size_t smem = static_cast<size_t>(ring_bars_bytes(stages) + x_bytes + stages * stage_bytes);
   static size_t allowed = 48 * 1024;  // per instantiation
-  raise_smem(kernel, smem, allowed);
+  raise_smem(kKernel, smem, allowed);
   const int n_tiles = grp.first_tile[grp.n];
-  launch_chained(kernel, dim3(static_cast<unsigned>(std::min(n_tiles, dev.sms))), dim3(32 * (kWarps + 1)), smem, grp,
+  launch_chained(kKernel, dim3(static_cast<unsigned>(std::min(n_tiles, dev.sms))), dim3(32 * (kWarps + 1)), smem, grp,
                  n_first, k, x, stages);
   return true;
 }

@@ -50,7 +50,7 @@ __device__ __forceinline__ void wait_for_prior_kernels() {
 // only its launch moves earlier (its blocks land on free multiprocessors while this one
 // and the kernel before it run). For a grid of at most one block a multiprocessor (all
 // its blocks resident, so the signal cannot hold back blocks of its own). The streamed
-// GEMV does it (H100 tg128 +2.6%); every kernel doing it was slower (NOTES.md).
+// GEMV does it (H100 tg128 +1.9%); every kernel doing it was slower (NOTES.md).
 __device__ __forceinline__ void allow_dependents_early() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
