@@ -88,11 +88,14 @@ __device__ __forceinline__ uint2 join8(const Raw8& r) {
   return make_uint2(__funnelshift_r(r.w0, r.w1, r.shift), __funnelshift_r(r.w1, r.w2, r.shift));
 }
 
-// A step's mmas alternate between two accumulators (mma m into m % 2), so that a warp's
-// mmas are two dependent chains instead of one; the two are added at the end of a row's
-// steps. (The streamed kernel, H100, tg128 of the 8B q4_k_m: one chain 308.9 / 307.9, two
-// 318.8 / 322.5, four 316.6 / 315.4.)
-constexpr int kAccs = 2;
+// A step's mmas go round four accumulators (mma m into m % 4), so that a warp's mmas are
+// four dependent chains instead of one; they are added at the end of a row's steps. The
+// chains' latency, not the warp's instruction count, is what a consumer step waits on.
+// (The streamed kernel, H100, tg128 of the 8B q4_k_m: one chain 308.9 / 307.9, two 318.8 /
+// 322.5, four 316.6 / 315.4 at e5c1100; at 4550e2d four against two gained in six rounds
+// of six, two calls: 433.6 / 436.9 / 436.5 → 440.6 / 440.2 / 440.8 and 439.1 / 437.2 /
+// 438.5 → 442.0 / 439.7 / 440.8.)
+constexpr int kAccs = 4;
 __device__ __forceinline__ float combine(const float (&acc)[kAccs][4], int i) {
   float v = acc[0][i];
 #pragma unroll
@@ -532,25 +535,45 @@ __device__ __forceinline__ void copy_tile(const GemvGroup& grp, int tile, int n_
 
 // A computing warp's share of one tile from the ring: the steps of each chunk go to the
 // warps as in gemv_f16_kernel (warp w takes steps w, w + W, ...), so every row has that
-// kernel's sums. phase: the parity of the stages' current round.
-template <class F, int W>
-__device__ __forceinline__ void compute_tile(const StagedX<F>& xsrc, int n_chunks, const uint8_t* ring, uint32_t stage_bytes,
-                                             int n_stages, uint32_t full0, uint32_t empty0, int& st, uint32_t& phase,
-                                             float (&acc)[kAccs][4]) {
-  constexpr int kPitch = F::kChunkRowBytes + 16;
+// kernel's sums. x_of(c, i): the activations (F::step's X) of the warp's i-th step of chunk
+// c. kChunks > 0: that many chunks, unrolled (held activations index registers by c);
+// otherwise n_chunks. st, phase: the ring's current stage and the parity of its round.
+template <class F, int W, int kChunks, class XOf>
+__device__ __forceinline__ void compute_chunks(XOf x_of, int n_chunks, const uint8_t* ring, uint32_t stage_bytes,
+                                               int n_stages, uint32_t full0, uint32_t empty0, int& st, uint32_t& phase,
+                                               float (&acc)[kAccs][4]) {
+  static_assert(F::kChunkSteps % W == 0, "every warp takes the same number of steps a chunk");
+  constexpr int kPitch = F::kChunkRowBytes + 16, kPer = F::kChunkSteps / W;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
-  for (int c = 0; c < n_chunks; ++c, st = st + 1 == n_stages ? 0 : st + 1, phase ^= st == 0) {
+  const auto chunk = [&](int c) {
     wg::mbar_wait(full0 + 8u * st, phase);
     const uint8_t* ra = ring + st * stage_bytes + g * kPitch;
     const uint8_t* rb = ra + 8 * kPitch;
 #pragma unroll
-    for (int ls = warp; ls < F::kChunkSteps; ls += W) {
+    for (int i = 0; i < kPer; ++i) {
+      const int ls = warp + i * W;
       const typename F::Raw a = F::template load<FromShared>(ra, ls, q), b = F::template load<FromShared>(rb, ls, q);
-      F::step(a, b, xsrc, static_cast<int64_t>(c) * F::kChunkSteps + ls, q, acc);
+      F::step(a, b, x_of(c, i), static_cast<int64_t>(c) * F::kChunkSteps + ls, q, acc);
     }
     __syncwarp();
     if (lane == 0) wg::mbar_arrive(empty0 + 8u * st);
+    st = st + 1 == n_stages ? 0 : st + 1;
+    phase ^= st == 0;
+  };
+  if constexpr (kChunks > 0) {
+#pragma unroll
+    for (int c = 0; c < kChunks; ++c) chunk(c);
+  } else {
+    for (int c = 0; c < n_chunks; ++c) chunk(c);
   }
+}
+// The activations staged in shared memory.
+template <class F, int W>
+__device__ __forceinline__ void compute_tile(const StagedX<F>& xsrc, int n_chunks, const uint8_t* ring, uint32_t stage_bytes,
+                                             int n_stages, uint32_t full0, uint32_t empty0, int& st, uint32_t& phase,
+                                             float (&acc)[kAccs][4]) {
+  compute_chunks<F, W, 0>([&](int, int) -> const StagedX<F>& { return xsrc; }, n_chunks, ring, stage_bytes, n_stages,
+                          full0, empty0, st, phase, acc);
 }
 
 // The activations of a warp's steps in a row of kChunks ring chunks, in registers: v[j]
@@ -590,24 +613,9 @@ template <class F, int W, int kChunks>
 __device__ __forceinline__ void compute_tile_held(const HeldX<F, W, kChunks>& xr, const uint8_t* ring, uint32_t stage_bytes,
                                                   int n_stages, uint32_t full0, uint32_t empty0, int& st, uint32_t& phase,
                                                   float (&acc)[kAccs][4]) {
-  constexpr int kPitch = F::kChunkRowBytes + 16, kPer = held_steps_a_chunk<F, W>();
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, q = lane % 4;
-#pragma unroll
-  for (int c = 0; c < kChunks; ++c) {
-    wg::mbar_wait(full0 + 8u * st, phase);
-    const uint8_t* ra = ring + st * stage_bytes + g * kPitch;
-    const uint8_t* rb = ra + 8 * kPitch;
-#pragma unroll
-    for (int i = 0; i < kPer; ++i) {
-      const int ls = warp + i * W;
-      const typename F::Raw a = F::template load<FromShared>(ra, ls, q), b = F::template load<FromShared>(rb, ls, q);
-      F::step(a, b, HeldStep<F>{xr.v[c * kPer + i]}, static_cast<int64_t>(c) * F::kChunkSteps + ls, q, acc);
-    }
-    __syncwarp();
-    if (lane == 0) wg::mbar_arrive(empty0 + 8u * st);
-    st = st + 1 == n_stages ? 0 : st + 1;
-    phase ^= st == 0;
-  }
+  constexpr int kPer = held_steps_a_chunk<F, W>();
+  compute_chunks<F, W, kChunks>([&](int c, int i) { return HeldStep<F>{xr.v[c * kPer + i]}; }, kChunks, ring, stage_bytes,
+                                n_stages, full0, empty0, st, phase, acc);
 }
 
 // The current device's multiprocessors, compute capability and the shared memory a block
