@@ -385,7 +385,9 @@ void launch_format(const GemvGroup& grp, int64_t k, const float* x, int64_t ldx,
     const size_t smem = static_cast<size_t>(n_steps) * F::kMmas * 4 * sizeof(uint2);
     if (launch_ring<F>(grp, n_steps, x)) return;
     if constexpr (!std::is_same_v<F, Q6K>) {
-      if (launch_stream<F, kStreamAhead>(grp, n_steps, x, smem, kStreamTiles)) return;
+      // F16's steps are twice Q4_K's registers: one load ahead fits 128 of them unspilled.
+      constexpr int kAhead = std::is_same_v<F, F16> ? 1 : kStreamAhead;
+      if (launch_stream<F, kAhead>(grp, n_steps, x, smem, kStreamTiles)) return;
     }
     static size_t allowed = 48 * 1024;  // per instantiation: raised once for long rows
     raise_smem(gemv_f16_kernel<F, kWarps, true>, smem, allowed);
