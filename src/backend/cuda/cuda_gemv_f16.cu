@@ -243,27 +243,31 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
   fill_x<F, kFillBatch>(xs, x, n_steps, static_cast<int>(threadIdx.x), 32 * W);
   if constexpr (kMixed) fill_x<F2, kFillBatch>(xs2, x, n_steps2, static_cast<int>(threadIdx.x), 32 * W);
   sync_threads_of(32 * W);
-  int st = 0, j = 0;
+  int st = 0;
   uint32_t phase = 0;
+  const uint32_t part0 = static_cast<uint32_t>(__cvta_generic_to_shared(part_bars));
+  // The block's tiles, each computed into acc by compute(tile, acc), then its end.
+  const auto for_each_tile = [&](auto compute) {
+    for (int tile = static_cast<int>(blockIdx.x), j = 0; tile < n_tiles; tile += gridDim.x, ++j) {
+      float acc[kAccs][4];
+      zero(acc);
+      compute(tile, acc);
+      store_tile_async<W, kSwiGLU>(partial, part0, acc, grp, tile, j);
+    }
+  };
   if constexpr (kHeld > 0) {
     static_assert(!kMixed, "activations held in registers for launches of one format");
     const HeldX<F, W, kHeld> xr(xs);
-    for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x, ++j) {
-      float acc[kAccs][4];
-      zero(acc);
+    for_each_tile([&](int, float (&acc)[kAccs][4]) {
       compute_tile_held<F, W, kHeld>(xr, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
-      store_tile_async<W, kSwiGLU>(partial, static_cast<uint32_t>(__cvta_generic_to_shared(part_bars)), acc, grp, tile, j);
-    }
+    });
   } else {
-    for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x, ++j) {
-      float acc[kAccs][4];
-      zero(acc);
+    for_each_tile([&](int tile, float (&acc)[kAccs][4]) {
       if (first_format(tile))
         compute_tile<F, W>(StagedX<F>{xs}, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
       else
         compute_tile<F2, W>(StagedX<F2>{xs2}, n_chunks2, ring, kStageBytes, n_stages, full0, empty0, st, phase, acc);
-      store_tile_async<W, kSwiGLU>(partial, static_cast<uint32_t>(__cvta_generic_to_shared(part_bars)), acc, grp, tile, j);
-    }
+    });
   }
 #endif
 }
@@ -274,9 +278,9 @@ constexpr int kWarps = 8;
 
 // The persistent kernel where every block gets at least kStreamTiles tiles: with fewer it
 // lost to one tile a block on the 8B shapes (4096 x 4096 Q4_K 6.5 -> 7.3 us), with more
-// it gains (14336 x 4096 Q4_K 19.9 -> 17.5 us). Q6_K keeps one tile a block: two loads
-// ahead spill there, one ahead gained nothing on the output matrix.
-constexpr int kStreamTiles = 3, kStreamAhead = 2;
+// it gains (14336 x 4096 Q4_K 19.9 -> 17.5 us). Its loads ahead are the format's
+// (F::kStreamAhead; none: Q6_K keeps one tile a block).
+constexpr int kStreamTiles = 3;
 
 template <class F, int kAhead>
 bool launch_stream(const GemvGroup& grp, int64_t n_steps, const float* x, size_t smem, int min_per_block) {
@@ -384,10 +388,8 @@ void launch_format(const GemvGroup& grp, int64_t k, const float* x, int64_t ldx,
   if (n_tokens == 1) {
     const size_t smem = static_cast<size_t>(n_steps) * F::kMmas * 4 * sizeof(uint2);
     if (launch_ring<F>(grp, n_steps, x)) return;
-    if constexpr (!std::is_same_v<F, Q6K>) {
-      // F16's steps are twice Q4_K's registers: one load ahead fits 128 of them unspilled.
-      constexpr int kAhead = std::is_same_v<F, F16> ? 1 : kStreamAhead;
-      if (launch_stream<F, kAhead>(grp, n_steps, x, smem, kStreamTiles)) return;
+    if constexpr (F::kStreamAhead > 0) {
+      if (launch_stream<F, F::kStreamAhead>(grp, n_steps, x, smem, kStreamTiles)) return;
     }
     static size_t allowed = 48 * 1024;  // per instantiation: raised once for long rows
     raise_smem(gemv_f16_kernel<F, kWarps, true>, smem, allowed);

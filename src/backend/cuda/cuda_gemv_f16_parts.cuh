@@ -120,6 +120,7 @@ struct Q4K {
   static constexpr int kStep = 256, kMmas = 16, kPairStride = 2;
   static constexpr int64_t kBlockBytes = 144;
   static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 144;  // streamed kernel: 8 super-blocks a copy
+  static constexpr int kStreamAhead = 2;  // persistent kernel: loads in flight ahead of the mmas
   struct Raw {
     uint4 head, c0, c1;
   };
@@ -170,6 +171,8 @@ struct Q6K {
   static constexpr int kStep = 128, kMmas = 8, kPairStride = 2;
   static constexpr int64_t kBlockBytes = 210;
   static constexpr int kChunkSteps = 16, kChunkRowBytes = 8 * 210;  // 8 super-blocks: 16-byte multiple
+  // No persistent kernel: two loads ahead spill at its 128 registers, one gained nothing.
+  static constexpr int kStreamAhead = 0;
   struct Raw {
     Raw8 a, b, h, sc;
     uint32_t d;
@@ -259,6 +262,7 @@ struct Q6K {
 struct F16 {
   static constexpr int kStep = 128, kMmas = 8, kPairStride = 1;
   static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 256;
+  static constexpr int kStreamAhead = 1;  // twice Q4_K's registers a step: one load ahead fits 128
   struct Raw {
     uint4 v[4];
   };
@@ -590,11 +594,10 @@ struct HeldX {
   static constexpr int kSteps = kChunks * held_steps_a_chunk<F, W>();
   uint2 v[kSteps][F::kMmas];
   __device__ __forceinline__ explicit HeldX(const uint2* xs) {
-    constexpr int kPer = held_steps_a_chunk<F, W>();
     const int warp = threadIdx.x / 32, q = threadIdx.x % 4;
 #pragma unroll
     for (int j = 0; j < kSteps; ++j) {
-      const int s = (j / kPer) * F::kChunkSteps + warp + (j % kPer) * W;
+      const int s = warp + j * W;  // the warp's j-th step
 #pragma unroll
       for (int m = 0; m < F::kMmas; ++m) v[j][m] = xs[(s * F::kMmas + m) * 4 + q];
     }
