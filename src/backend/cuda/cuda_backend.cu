@@ -317,7 +317,7 @@ void CudaBackend::matmul(const Weight& w, Act x, Act out, Route route) {
     launch_gemm_f16(w16, w.rows, x16, x.rows, k_pad, out.data, out.cols);
   } else if (f16_gemv(w, x, route)) {  // decode, or a few rows: the same f16 operands as the GEMM
     const GemvTarget t{w.data, w.row_bytes(), w.rows, out.data, out.cols};
-    launch_gemv_f16_group(w.type, &t, 1, w.cols, x.data, x.cols, x.rows);
+    launch_gemv_f16_group(w.type, &t, 1, w.cols, x.data, x.cols, x.rows, launching_product(&t, 1, false));
   } else if (route == Route::Gemv || options_.tensor_cores) {
     launch_gemv(w.type, w.data, w.row_bytes(), w.rows, w.cols, x.data, x.cols, x.rows, out.data, out.cols);
   } else
@@ -393,14 +393,23 @@ void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
       },
       [&](const Product& p) { launches[n_launches++] = Launch{p.w, {}, 0, &p}; });
   // Two groups of two formats with one launch that takes both (a Q6_K v beside Q4_K q, k).
-  if (n_launches == 2 && launches[0].m > 0 && launches[1].m > 0 && launches[0].w->cols == launches[1].w->cols &&
-      launch_gemv_f16_two_formats(launches[0].w->type, launches[0].t, launches[0].m, launches[1].w->type,
-                                  launches[1].t, launches[1].m, launches[0].w->cols, x.data, x.rows))
-    return;
+  if (n_launches == 2 && launches[0].m > 0 && launches[1].m > 0 && launches[0].m + launches[1].m <= 3 &&
+      launches[0].w->cols == launches[1].w->cols) {
+    GemvTarget both[3];
+    std::copy(launches[0].t, launches[0].t + launches[0].m, both);
+    std::copy(launches[1].t, launches[1].t + launches[1].m, both + launches[0].m);
+    const NextProduct* next = launching_product(both, launches[0].m + launches[1].m, false);
+    if (launch_gemv_f16_two_formats(launches[0].w->type, launches[0].t, launches[0].m, launches[1].w->type,
+                                    launches[1].t, launches[1].m, launches[0].w->cols, x.data, x.rows, next))
+      return;
+    product_declined();
+  }
   for (int i = 0; i < n_launches; ++i) {
     const Launch& l = launches[i];
-    if (l.m > 0) launch_gemv_f16_group(l.w->type, l.t, l.m, l.w->cols, x.data, x.cols, x.rows);
-    else matmul(*l.single->w, x, l.single->out, route);
+    if (l.m > 0)
+      launch_gemv_f16_group(l.w->type, l.t, l.m, l.w->cols, x.data, x.cols, x.rows, launching_product(l.t, l.m, false));
+    else
+      matmul(*l.single->w, x, l.single->out, route);
   }
 }
 
@@ -439,7 +448,10 @@ void CudaBackend::gate_up_swiglu(const Weight& w_gate, const Weight& w_up, Act x
     settle();
     const GemvTarget tg{w_gate.data, w_gate.row_bytes(), w_gate.rows, gate.data, gate.cols};
     const GemvTarget tu{w_up.data, w_up.row_bytes(), w_up.rows, up.data, up.cols};
-    if (launch_gemv_f16_swiglu(w_gate.type, tg, tu, act.data, w_gate.cols, x.data)) return;
+    const GemvTarget pair[] = {tg, tu};
+    if (launch_gemv_f16_swiglu(w_gate.type, tg, tu, act.data, w_gate.cols, x.data, launching_product(pair, 2, true)))
+      return;
+    product_declined();
   }
   Backend::gate_up_swiglu(w_gate, w_up, x, gate, up, act, route);
 }
@@ -564,6 +576,19 @@ void CudaBackend::settle() {
   if (chain_) chain_->flush();
 }
 
+const NextProduct* CudaBackend::launching_product(const GemvTarget* t, int n, bool pair) {
+  if (!in_step_) return nullptr;
+  NextProduct p;
+  std::copy(t, t + n, p.t);
+  p.n = n;
+  p.pair = pair;
+  return products_.launching(p);
+}
+
+void CudaBackend::product_declined() {
+  if (in_step_) products_.not_launched();
+}
+
 bool CudaBackend::chain_products(const Product* products, int n, Act x, Route route) {
   if (!chain_on_ || x.rows != 1 || n < 1 || n > 64) return false;
   // Grouped as matmuls groups them, each group one product of the chain; nothing is queued
@@ -595,14 +620,17 @@ void CudaBackend::run_step(const StepInputs& in, const std::function<void()>& op
   const std::function<void()> step = [&] {
     settle();
     chain_on_ = chain_ != nullptr;
+    in_step_ = true;
+    products_.step_started();
     try {
       ops();
     } catch (...) {
-      chain_on_ = false;
+      chain_on_ = in_step_ = false;
       throw;
     }
-    chain_on_ = false;
+    chain_on_ = in_step_ = false;
     settle();
+    products_.step_ended();
   };
   if (graphs_) graphs_->run(in, step);
   else step();

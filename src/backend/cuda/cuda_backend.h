@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/cuda_product_sequence.h"
 #include "model/backend.h"
 
 namespace greta::cuda {
@@ -137,9 +138,15 @@ class CudaBackend final : public Backend {
   Scratch tokens_, positions_, cos_sin_, partial_;
   std::unique_ptr<StepGraphs> graphs_;
   std::unique_ptr<ChainQueue> chain_;  // sm_90 with tensor cores and options.chain
+  ProductSequence products_;  // the one-token products of run_step's steps, in launch order
   std::unique_ptr<Timeline> timeline_;  // builds with GRETA_CUDA_TIMELINE only
   unsigned* chain_counters_ = nullptr;
-  bool chain_on_ = false;  // inside run_step
+  bool chain_on_ = false;  // inside run_step, with the chain
+  bool in_step_ = false;   // inside run_step
+  // Inside run_step, before launching a one-token product: notes it and returns the product
+  // expected after it (nullptr outside run_step). product_declined: that launch did not happen.
+  const NextProduct* launching_product(const GemvTarget* t, int n, bool pair);
+  void product_declined();
   Scratch w16_, x16_;  // f16 operands of the tensor-core matmul (weights dequantized per call)
   Scratch chain_silu_;  // silu(gate) of a decode chain's SwiGLU
   // Rows up to which a Route::Gemm product runs the GEMV kernel (a logits row): converting

@@ -537,6 +537,19 @@ __device__ __forceinline__ void copy_tile(const GemvGroup& grp, int tile, int n_
   }
 }
 
+// The next product's first tile of this block's index (`pair`: tiles of a gate and up pair),
+// the first `bytes` of each of its rows prefetched into L2 by lanes 0-15, one row each.
+__device__ __forceinline__ void prefetch_first_tile(const GemvGroup& next, bool pair, int bytes) {
+  const int lane = threadIdx.x % 32, tile = static_cast<int>(blockIdx.x);
+  if (lane >= 16 || next.n == 0 || tile >= next.first_tile[next.n]) return;
+  int64_t r;
+  const int mat = pair ? tile_slot_row<true>(next, tile, lane, r) : tile_slot_row<false>(next, tile, lane, r);
+  const int64_t rb = next.row_bytes[mat];
+  const uint8_t* row = next.w[mat] + r * rb;
+  if (r >= next.n_rows[mat] || reinterpret_cast<uintptr_t>(row) % 16 != 0) return;
+  wg::prefetch_l2(row, static_cast<uint32_t>((rb < bytes ? rb : int64_t{bytes}) / 16 * 16));
+}
+
 // A computing warp's share of one tile from the ring: the steps of each chunk go to the
 // warps as in gemv_f16_kernel (warp w takes steps w, w + W, ...), so every row has that
 // kernel's sums. x_of(c, i): the activations (F::step's X) of the warp's i-th step of chunk

@@ -55,4 +55,10 @@ __device__ __forceinline__ void bulk_copy_g2s_hinted(uint32_t dst, const void* s
       : "memory");
 }
 
+// Asks L2 to fetch `bytes` (a multiple of 16, 16-byte aligned) from global memory; nothing
+// waits for it.
+__device__ __forceinline__ void prefetch_l2(const void* src, uint32_t bytes) {
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(src), "r"(bytes) : "memory");
+}
+
 }  // namespace greta::cuda::wg

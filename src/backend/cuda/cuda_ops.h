@@ -44,19 +44,29 @@ struct GemvTarget {
   float* y;
   int64_t ldy;
 };
+// The product launched after a one-token product (its targets; pair: gate and up of a
+// SwiGLU launch). The streamed kernel, given it, prefetches its first tiles into L2 once
+// its own weight copies are issued (cuda_gemv_f16.cu), so that memory keeps working while
+// its blocks finish and the next product's blocks take their place.
+struct NextProduct {
+  GemvTarget t[3];
+  int n = 0;
+  bool pair = false;
+};
 void launch_gemv_f16_group(TensorType type, const GemvTarget* targets, int n, int64_t k, const float* x, int64_t ldx,
-                           int64_t n_tokens);
+                           int64_t n_tokens, const NextProduct* next = nullptr);
 // One launch for one token's products of two formats sharing x (Q4_K targets, then Q6_K
 // ones, 1-3 in all; each row with its own format's bits); false, and nothing launched,
 // where that is not supported (other formats, more tokens, long rows, before sm_90).
 bool launch_gemv_f16_two_formats(TensorType type, const GemvTarget* targets, int n, TensorType type2,
-                                 const GemvTarget* targets2, int n2, int64_t k, const float* x, int64_t n_tokens);
+                                 const GemvTarget* targets2, int n2, int64_t k, const float* x, int64_t n_tokens,
+                                 const NextProduct* next = nullptr);
 // One token's gate and up products (one format, one shape) in one launch that also writes
 // act = silu(gate) · up: gate, up and act get the bits of the two products and the swiglu
 // kernel. false, and nothing launched, where not supported (other formats, rows that are
 // not whole 2048-weight chunks, before sm_90).
 bool launch_gemv_f16_swiglu(TensorType type, const GemvTarget& gate, const GemvTarget& up, float* act, int64_t k,
-                            const float* x);
+                            const float* x, const NextProduct* next = nullptr);
 void launch_gemm(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x,
                  int64_t ldx, int64_t n_tokens, float* y, int64_t ldy);
 
