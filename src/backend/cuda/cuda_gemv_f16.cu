@@ -248,7 +248,7 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
         copy_tile<F, kSwiGLU>(grp, tile, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, round);
       else copy_tile<F2>(grp, tile, n_chunks2, ring, kStageBytes, n_stages, full0, empty0, st, round);
     }
-    prefetch_first_tile(next, next_pair != 0, kPrefetchRowBytes);
+    if constexpr (F::kPrefetchNext) prefetch_first_tile(next, next_pair != 0, kPrefetchRowBytes);
     return;
   }
 

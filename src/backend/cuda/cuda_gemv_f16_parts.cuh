@@ -111,7 +111,9 @@ __device__ __forceinline__ void zero(float (&acc)[kAccs][4]) {
 // Each format F gives: kStep (weights of a row per step), Raw (one row's bytes of one
 // step for lane quad q), load(row, step, q), group(m, q) (which float4 of the step's
 // activations feeds mma m of quad q), kPairStride (the B pair of a float4 (x0, x2), (x1, x3)
-// for 2, (x0, x1), (x2, x3) for 1) and step(): the mmas of one step.
+// for 2, (x0, x1), (x2, x3) for 1) and step(): the mmas of one step; and the kernels'
+// choices for it: kChunkSteps (a ring stage), kStreamAhead (the persistent kernel's loads
+// ahead), kPrefetchNext (whether a streamed launch prefetches the next product).
 
 // Q4_K: a step is a super-block; quad q takes code bytes 32q..32q+31 (low nibbles:
 // sub-block 2q, high: 2q+1). Word i of them gives the pairs (4i, 4i+2), (4i+1, 4i+3) of
@@ -121,6 +123,7 @@ struct Q4K {
   static constexpr int64_t kBlockBytes = 144;
   static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 144;  // streamed kernel: 8 super-blocks a copy
   static constexpr int kStreamAhead = 2;  // persistent kernel: loads in flight ahead of the mmas
+  static constexpr bool kPrefetchNext = true;  // streamed kernel: the next product's first tile into L2
   struct Raw {
     uint4 head, c0, c1;
   };
@@ -173,6 +176,7 @@ struct Q6K {
   static constexpr int kChunkSteps = 16, kChunkRowBytes = 8 * 210;  // 8 super-blocks: 16-byte multiple
   // No persistent kernel: two loads ahead spill at its 128 registers, one gained nothing.
   static constexpr int kStreamAhead = 0;
+  static constexpr bool kPrefetchNext = true;
   struct Raw {
     Raw8 a, b, h, sc;
     uint32_t d;
@@ -263,6 +267,10 @@ struct F16 {
   static constexpr int kStep = 128, kMmas = 8, kPairStride = 1;
   static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 256;
   static constexpr int kStreamAhead = 1;  // twice Q4_K's registers a step: one load ahead fits 128
+  // No prefetch of the next product: an f16 step streams at ~0.98 of the bandwidth, and
+  // with it the 8B f16 file ran slower (H100, tg128 in one call each: 181.0 / 181.0 against
+  // 184.1; 179.0 / 178.1 against 182.1 / 181.4 without it from F16 launches).
+  static constexpr bool kPrefetchNext = false;
   struct Raw {
     uint4 v[4];
   };
