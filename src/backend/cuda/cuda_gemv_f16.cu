@@ -337,10 +337,8 @@ bool launch_ring_kernel(const GemvGroup& grp, int n_first, int64_t k, const floa
   raise_smem(kKernel, smem, allowed);
   const int n_tiles = grp.first_tile[grp.n];
   GemvGroup next_grp{};
-  if (next && next->n >= 1 && next->n <= GemvGroup::kMax) {
-    next_grp = make_gemv_group(next->t, next->n);
-    if (next->pair) next_grp.first_tile[1] = next_grp.first_tile[2] = static_cast<int>((next->t[0].n_rows + 7) / 8);
-  }
+  if (next && next->pair && next->n == 2) next_grp = make_pair_group(next->t[0], next->t[1]);
+  else if (next && !next->pair && next->n >= 1 && next->n <= GemvGroup::kMax) next_grp = make_gemv_group(next->t, next->n);
   launch_chained(kKernel, dim3(static_cast<unsigned>(std::min(n_tiles, dev.sms))), dim3(32 * (kWarps + 1)), smem, grp,
                  n_first, k, x, stages, next_grp, next && next->pair ? 1 : 0);
   return true;
@@ -450,10 +448,8 @@ bool launch_gemv_f16_swiglu(TensorType type, const GemvTarget& gate, const GemvT
   // The separate SwiGLU kernel cost 1.9 us a layer on the step's chain (H100), and with it
   // gone the down product's blocks land as soon as gate + up's leave.
   if (gate.n_rows != up.n_rows || gate.row_bytes != up.row_bytes || gate.n_rows < 1 || !aligned16(x)) return false;
-  const GemvTarget pair[] = {gate, up};
-  GemvGroup grp = make_gemv_group(pair, 2);
+  GemvGroup grp = make_pair_group(gate, up);
   grp.y[2] = act;
-  grp.first_tile[1] = grp.first_tile[2] = static_cast<int>((gate.n_rows + 7) / 8);  // tiles of eight rows of each
   bool launched = false;
   switch (type) {
     case TensorType::Q4_K: launched = launch_ring_swiglu<Q4K>(grp, k, x, next); break;

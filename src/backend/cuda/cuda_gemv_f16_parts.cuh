@@ -378,6 +378,14 @@ inline GemvGroup make_gemv_group(const GemvTarget* targets, int n) {
   }
   return grp;
 }
+// The group of a gate and up pair of one shape (tile_slot_row<true>): tiles of eight rows
+// of each.
+inline GemvGroup make_pair_group(const GemvTarget& gate, const GemvTarget& up) {
+  const GemvTarget pair[] = {gate, up};
+  GemvGroup grp = make_gemv_group(pair, 2);
+  grp.first_tile[1] = grp.first_tile[2] = static_cast<int>((gate.n_rows + 7) / 8);
+  return grp;
+}
 
 // One token's activations as f16 pairs in shared memory, in the order the steps read them
 // (StagedX); the whole block takes part and waits for the others. kBatch > 1: each thread
@@ -554,8 +562,9 @@ __device__ __forceinline__ void prefetch_first_tile(const GemvGroup& next, bool 
   const int mat = pair ? tile_slot_row<true>(next, tile, lane, r) : tile_slot_row<false>(next, tile, lane, r);
   const int64_t rb = next.row_bytes[mat];
   const uint8_t* row = next.w[mat] + r * rb;
-  if (r >= next.n_rows[mat] || reinterpret_cast<uintptr_t>(row) % 16 != 0) return;
-  wg::prefetch_l2(row, static_cast<uint32_t>((rb < bytes ? rb : int64_t{bytes}) / 16 * 16));
+  const int64_t n = (rb < bytes ? rb : int64_t{bytes}) / 16 * 16;
+  if (r >= next.n_rows[mat] || n == 0 || reinterpret_cast<uintptr_t>(row) % 16 != 0) return;
+  wg::prefetch_l2(row, static_cast<uint32_t>(n));
 }
 
 // A computing warp's share of one tile from the ring: the steps of each chunk go to the
