@@ -77,8 +77,10 @@ void StageTracer::record(Point point, int layer, int32_t pos, const float* row, 
   std::fwrite(line.data(), 1, line.size(), out_);
   ++records_;
   if (!cfg_.dump_dir.empty()) {
-    const std::string name = cfg_.prompt_id + "." + phase + "." + (layer >= 0 ? "L" + std::to_string(layer) + "." : "") +
-                             std::string(point_name(point)) + ".f32";
+    // Appended piece by piece: GCC 12 warns (-Wrestrict, a false positive) on "L" + string.
+    std::string name = cfg_.prompt_id + "." + phase + ".";
+    if (layer >= 0) name.append("L").append(std::to_string(layer)).append(".");
+    name.append(point_name(point)).append(".f32");
     const auto path = std::filesystem::path(cfg_.dump_dir) / name;
     if (std::FILE* f = std::fopen(path.string().c_str(), "wb")) {
       std::fwrite(row, sizeof(float), static_cast<size_t>(n), f);

@@ -1,8 +1,11 @@
 // End-to-end tests of the `greta` command: outputs, exit codes and error messages.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -144,6 +147,26 @@ TEST(Cli, RunWritesAStageTrace) {
   }
   EXPECT_EQ(prefill, 3);  // x_in, wo_out at layer 1, logits
   EXPECT_EQ(decode, 3);
+}
+
+// --trace-dump: each traced row as raw float32, named prompt.phase[.Llayer].point.f32, the
+// row's length (stories260K: 64 wide, 512 logits) and finite.
+TEST(Cli, TraceDumpWritesEachTracedRowAsRawFloats) {
+  const std::string dir = unique_temp("trace_dump");
+  const auto r = run_greta("run " + kStories + " -p \"Once\" -n 2 --temp 0 --trace-out " + unique_temp("dump.jsonl") +
+                           " --trace-points x_in,logits --trace-layers 1 --trace-prompt-id p4 --trace-dump " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::pair<const char*, size_t> files[] = {{"p4.prefill_last.L1.x_in.f32", 64},
+                                                  {"p4.decode0.L1.x_in.f32", 64},
+                                                  {"p4.prefill_last.logits.f32", 512},
+                                                  {"p4.decode0.logits.f32", 512}};
+  for (const auto& [name, n] : files) {
+    const std::string bytes = read_file(dir + "/" + name);
+    ASSERT_EQ(bytes.size(), n * sizeof(float)) << name;
+    std::vector<float> row(n);
+    std::memcpy(row.data(), bytes.data(), bytes.size());
+    for (float v : row) ASSERT_TRUE(std::isfinite(v)) << name;
+  }
 }
 
 TEST(Cli, TraceEnvironmentVariablesAreHonoured) {
