@@ -429,7 +429,7 @@ void CudaBackend::kv_store(KvCache& cache, int layer, Act k, Act v, const int32_
 
 void CudaBackend::add_rmsnorm(Act a, Act b, Act sum_out, const Weight& w, float eps, Act norm_out) {
   require(w.type == TensorType::F32 && w.rows * w.cols == a.cols, "rmsnorm needs an f32 weight of the row width");
-  if (chain_on_ && a.rows == 1) {  // the next product may stage it
+  if (chain_on() && a.rows == 1) {  // the next product may stage it
     chain_->add_rmsnorm(a.data, b.data, sum_out.data, static_cast<const float*>(w.data), eps, a.cols, norm_out.data);
     return;
   }
@@ -443,7 +443,7 @@ void CudaBackend::gate_up_swiglu(const Weight& w_gate, const Weight& w_up, Act x
   // One token on the tensor-core route: one launch whose tile ends also store the SwiGLU
   // (the decode chain, when on, takes the three ops itself).
   const Product pg{&w_gate, gate}, pu{&w_up, up};
-  if (!chain_on_ && x.rows == 1 && w_gate.type == w_up.type && w_gate.cols == w_up.cols && w_gate.rows == w_up.rows &&
+  if (!chain_on() && x.rows == 1 && w_gate.type == w_up.type && w_gate.cols == w_up.cols && w_gate.rows == w_up.rows &&
       act.cols >= w_gate.rows && f16_gemv_product(pg, x, route) && f16_gemv_product(pu, x, route)) {
     settle();
     const GemvTarget tg{w_gate.data, w_gate.row_bytes(), w_gate.rows, gate.data, gate.cols};
@@ -539,7 +539,7 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
 }
 
 void CudaBackend::swiglu(Act gate, Act up, Act out) {
-  if (chain_on_ && gate.rows == 1) {  // the next product may stage it
+  if (chain_on() && gate.rows == 1) {  // the next product may stage it
     chain_->swiglu(gate.data, up.data, gate.cols, out.data);
     return;
   }
@@ -590,7 +590,7 @@ void CudaBackend::product_declined() {
 }
 
 bool CudaBackend::chain_products(const Product* products, int n, Act x, Route route) {
-  if (!chain_on_ || x.rows != 1 || n < 1 || n > 64) return false;
+  if (!chain_on() || x.rows != 1 || n < 1 || n > 64) return false;
   // Grouped as matmuls groups them, each group one product of the chain; nothing is queued
   // unless every group can join.
   ChainProduct groups[kChainMaxProducts];
@@ -619,16 +619,15 @@ void CudaBackend::run_step(const StepInputs& in, const std::function<void()>& op
   // join it, and at the step's end.
   const std::function<void()> step = [&] {
     settle();
-    chain_on_ = chain_ != nullptr;
     in_step_ = true;
     products_.step_started();
     try {
       ops();
     } catch (...) {
-      chain_on_ = in_step_ = false;
+      in_step_ = false;
       throw;
     }
-    chain_on_ = in_step_ = false;
+    in_step_ = false;
     settle();
     products_.step_ended();
   };

@@ -141,8 +141,9 @@ class CudaBackend final : public Backend {
   ProductSequence products_;  // the one-token products of run_step's steps, in launch order
   std::unique_ptr<Timeline> timeline_;  // builds with GRETA_CUDA_TIMELINE only
   unsigned* chain_counters_ = nullptr;
-  bool chain_on_ = false;  // inside run_step, with the chain
-  bool in_step_ = false;   // inside run_step
+  bool in_step_ = false;  // inside run_step
+  // Inside run_step with the decode chain: one-token products and row ops go to the chain.
+  bool chain_on() const { return in_step_ && chain_ != nullptr; }
   // Inside run_step, before launching a one-token product: notes it and returns the product
   // expected after it (nullptr outside run_step). product_declined: that launch did not happen.
   const NextProduct* launching_product(const GemvTarget* t, int n, bool pair);

@@ -317,6 +317,11 @@ bool launch_stream(const GemvGroup& grp, int64_t n_steps, const float* x, size_t
 // 6 stages 349-350 against 335-337 with 8): the input's staging after the wait and the
 // small kernels queue behind them.
 constexpr int kRingStages = 6, kRingMinStages = 6;
+// The group of the product after a launch, as its kernel prefetches it (none: n = 0).
+GemvGroup group_of(const NextProduct* next) {
+  if (!next || next->n < 1 || next->n > GemvGroup::kMax || (next->pair && next->n != 2)) return GemvGroup{};
+  return next->pair ? make_pair_group(next->t[0], next->t[1]) : make_gemv_group(next->t, next->n);
+}
 template <class F, class F2, auto kKernel>
 bool launch_ring_kernel(const GemvGroup& grp, int n_first, int64_t k, const float* x, int64_t n_steps,
                         int64_t n_steps2, const NextProduct* next) {
@@ -336,11 +341,8 @@ bool launch_ring_kernel(const GemvGroup& grp, int n_first, int64_t k, const floa
   static size_t allowed = 48 * 1024;  // per instantiation
   raise_smem(kKernel, smem, allowed);
   const int n_tiles = grp.first_tile[grp.n];
-  GemvGroup next_grp{};
-  if (next && next->pair && next->n == 2) next_grp = make_pair_group(next->t[0], next->t[1]);
-  else if (next && !next->pair && next->n >= 1 && next->n <= GemvGroup::kMax) next_grp = make_gemv_group(next->t, next->n);
   launch_chained(kKernel, dim3(static_cast<unsigned>(std::min(n_tiles, dev.sms))), dim3(32 * (kWarps + 1)), smem, grp,
-                 n_first, k, x, stages, next_grp, next && next->pair ? 1 : 0);
+                 n_first, k, x, stages, group_of(next), next && next->pair ? 1 : 0);
   return true;
 }
 
