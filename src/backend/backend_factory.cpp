@@ -47,6 +47,9 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int threads, cons
     // GRETA_CUDA_CHAIN=1 runs a decode step's products as decode chains (cuda_backend.h).
     const char* chain = std::getenv("GRETA_CUDA_CHAIN");
     options.chain = chain && std::strcmp(chain, "1") == 0;
+    // GRETA_CUDA_ATTN_MMA=0 keeps split decode attention off the tensor cores, for comparisons.
+    const char* attn_mma = std::getenv("GRETA_CUDA_ATTN_MMA");
+    options.attention_mma = !(attn_mma && std::strcmp(attn_mma, "0") == 0);
     return std::make_unique<cuda::CudaBackend>(0, options);
 #else
     throw InputError("this greta was built without the CUDA backend: use --backend cpu");

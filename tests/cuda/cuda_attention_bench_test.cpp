@@ -52,9 +52,13 @@ struct CacheSetup {
 TEST(DISABLED_KernelBench, AttentionDecode) {
   GRETA_REQUIRE_CUDA();
 #ifdef GRETA_HAVE_CUDA
-  for (TensorType kv : {TensorType::F32, TensorType::F16}) {
-    CacheSetup s(cuda::CudaOptions{kv == TensorType::F16, kv}, 8192);
-    std::printf("%s\n", s.b.name().c_str());
+  for (int variant = 0; variant < 3; ++variant) {
+    // f32 cache; f16 cache with the tensor-core kernel for split launches; f16 without it.
+    const TensorType kv = variant == 0 ? TensorType::F32 : TensorType::F16;
+    cuda::CudaOptions opt{kv == TensorType::F16, kv};
+    opt.attention_mma = variant != 2;
+    CacheSetup s(opt, 8192);
+    std::printf("%s%s\n", s.b.name().c_str(), variant == 2 ? ", register kernel" : "");
     Act q = s.b.alloc(1, kQDim), o = s.b.alloc(1, kQDim);
     fill_random(s.b, q, 3);
     for (int32_t pos : {127, 1023, 2047, 8191}) {

@@ -230,6 +230,57 @@ INSTANTIATE_TEST_SUITE_P(
                       AttnCase{8, 2, 64, 700, consecutive(1, 200), 2}),      // consecutive rows under a fault
     [](const auto& info) { return "case" + std::to_string(info.index); });
 
+// Split decode over an f16 cache in the fast precision, with the tensor-core kernel
+// (CudaOptions::attention_mma: rows through shared memory, q·k and p·v on mma) and with
+// the register kernel: both within the sums-only budget of the float64 attention of the
+// f16-rounded q over the cache as the GPU holds it. Head sizes 64 and 128, GQA groups of
+// 1, 2, 4 and 8 heads, segments ending inside a stage, several rows, every output written.
+TEST(CudaAttentionMma, SplitDecodeWithinTheSumsOnlyBudget) {
+  GRETA_REQUIRE_CUDA();
+  const AttnCase cases[] = {
+      {32, 8, 128, 8192, {8191}, 0},      {32, 8, 128, 3000, {2999, 1500, 129}, 0}, {8, 2, 64, 1100, {1099, 200}, 0},
+      {8, 8, 128, 900, {899, 301}, 0},    {16, 8, 64, 2100, {2099, 777}, 0},         {32, 4, 128, 5000, {4999, 300}, 0},
+  };
+  for (const auto& c : cases) {
+    const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim, q_dim = int64_t{c.n_heads} * c.head_dim;
+    const auto rows = static_cast<int64_t>(c.pos.size());
+    const auto k_all = random_vector(c.n_ctx * kv_dim, 17), v_all = random_vector(c.n_ctx * kv_dim, 18);
+    const auto q = random_vector(rows * q_dim, 19);
+    std::vector<float> q_f16(q.size());
+    for (size_t i = 0; i < q.size(); ++i) q_f16[i] = quant::f16_to_f32(quant::f32_to_f16(q[i]));
+    const auto all_pos = consecutive(0, static_cast<int32_t>(c.n_ctx));
+    const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim};
+    Reference ref;
+    for (bool mma : {true, false}) {
+      cuda::CudaOptions opt{true, TensorType::F16};
+      opt.attention_mma = mma;
+      cuda::CudaBackend gpu(0, opt);
+      KvCache gc = gpu.alloc_cache(1, c.n_ctx, kv_dim);
+      Act kg = gpu.alloc(c.n_ctx, kv_dim), vg = gpu.alloc(c.n_ctx, kv_dim), qg = gpu.alloc(rows, q_dim),
+          og = gpu.alloc(rows, q_dim);
+      gpu.from_host(k_all.data(), kg, 0, c.n_ctx);
+      gpu.from_host(v_all.data(), vg, 0, c.n_ctx);
+      gpu.from_host(q.data(), qg, 0, rows);
+      gpu.kv_store(gc, 0, kg, vg, all_pos.data());
+      if (ref.y.empty()) {
+        std::vector<float> K(c.n_ctx * kv_dim), V(c.n_ctx * kv_dim);
+        gpu.read_cache(gc, 0, c.n_ctx, K.data(), V.data());
+        ref = reference(c, q_f16, K, V);
+      }
+      const std::vector<float> poison(rows * q_dim, NAN);
+      gpu.from_host(poison.data(), og, 0, rows);
+      gpu.attention(Route::Gemv, qg, gc, 0, c.pos.data(), shape, og, c.kv_shift);
+      std::vector<float> got(rows * q_dim);
+      gpu.to_host(og, 0, rows, got.data());
+      const double r = worst_ratio(got, ref.y, ref.ops_budget);
+      EXPECT_LE(r, 1.0) << "heads " << c.n_heads << "/" << c.n_kv_heads << " of " << c.head_dim << ", " << c.n_ctx
+                        << " keys, " << (mma ? "tensor-core kernel" : "register kernel");
+      for (Act a : {kg, vg, qg, og}) gpu.release(a);
+      gpu.free_cache(gc);
+    }
+  }
+}
+
 #endif  // GRETA_HAVE_CUDA
 
 }  // namespace

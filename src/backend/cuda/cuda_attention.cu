@@ -13,7 +13,9 @@
 //
 // An f16 cache with head_dim a multiple of 8 goes to attention_f16_kernel (lanes over
 // head dimensions, 16-byte key/value loads, the query heads of a GQA group sharing each
-// load); the f32 cache keeps the kernel above, bit for bit as before.
+// load), or, for split decode launches in the fast precision with head_dim 64 or 128, to
+// attention_f16_mma_kernel (the cache rows streamed into shared memory, q·k and p·v on
+// the tensor cores); the f32 cache keeps the kernel above, bit for bit as before.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -22,6 +24,8 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "backend/cuda/cuda_attention_mma.h"
+#include "backend/cuda/cuda_attention_parts.cuh"
 #include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_mbarrier.cuh"
 #include "backend/cuda/cuda_ops.h"
@@ -29,7 +33,6 @@
 namespace greta::cuda {
 namespace {
 
-constexpr int kWarps = 4;
 constexpr int kKeyGroup = 8;  // value rows loaded together before they are used
 
 __device__ __forceinline__ float warp_max(float v) {
@@ -42,10 +45,6 @@ __device__ __forceinline__ float warp_sum(float v) {
   for (int off = 16; off > 0; off /= 2) v += __shfl_xor_sync(0xFFFFFFFFu, v, off);
   return v;
 }
-
-// Softmax exponent: natural units, or log2 units with the hardware exp2 (the flash
-// attention prefill's handling, AttentionArgs::f16_operands).
-__device__ __forceinline__ float softmax_exp(float x, bool log2_units) { return log2_units ? exp2f(x) : expf(x); }
 
 __device__ __forceinline__ float to_float(float x) { return x; }
 __device__ __forceinline__ float to_float(__half x) { return __half2float(x); }
@@ -188,94 +187,58 @@ __device__ __forceinline__ uint4 load_kv_evict_first(const uint4* p, uint64_t po
 // 8 halves (16 bytes) each, so a warp reads 32/LPK whole rows per load, coalesced; each
 // block serves HB query heads of one GQA group, which share every key and value load
 // (4 heads per KV head on the 8B shape: a quarter of the cache traffic of one head per
-// block). Per chunk a group takes NK keys: key and value rows are all requested before
-// any arithmetic (values do not depend on the scores), partial dots are summed over the
-// group's lanes, and the online softmax runs per head over the warp's chunk. Each group
-// accumulates its own keys' weighted values; groups share the warp's running maximum, so
-// they are summed once at the end, and the four warps are merged as in the kernel above.
-// Four heads a block hold two chunks of rows in registers (168): three blocks a
-// multiprocessor instead of four, where 128 registers spilled. With f16_operands (the fast
-// precision) q is rounded to f16 and the softmax runs in log2 units with exp2, as in the
-// flash-attention prefill, whose probabilities reach P·V at f32 precision (two f16
-// parts): a row's attention then differs between the routes only in summation order.
-// kEvictFirst: the cache rows' lines go first out of L2 (load_kv_evict_first), for launches
-// of several segments; one segment reads with plain loads.
-template <int LPK, int HB, bool kEvictFirst>
-__global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_kernel(AttentionArgs a, int n_splits,
-                                                                      int64_t split_len, float* __restrict__ partial) {
-  constexpr int NG = 32 / LPK;  // key groups per warp
-  constexpr int NK = 4;         // keys per group per chunk
-  constexpr int kChunk = NG * NK;
-  extern __shared__ __align__(16) float smem[];
-  const int hd = a.head_dim;
-  float* wacc = smem;                          // [kWarps][HB][hd]
-  float* wm = wacc + kWarps * HB * hd;         // [kWarps][HB]
-  float* wl = wm + kWarps * HB;                // [kWarps][HB]
-  const int split = blockIdx.x, head0 = blockIdx.y * HB;
-  const int64_t row = blockIdx.z;
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  const int grp = lane / LPK, d0 = (lane % LPK) * 8;
-  const bool active = d0 < hd;  // lanes past head_dim (LPK rounded up to a power of two) load nothing
-  const int kv_head = head0 / (a.n_heads / a.n_kv_heads);
-  const int64_t q_stride = static_cast<int64_t>(a.n_heads) * hd;
-  const int64_t n_keys = static_cast<int64_t>(a.pos[row]) + 1;
-  // Even segments (split_len 0): the row's keys over n_splits, in 32 bits (keys < 2^31).
-  const int64_t seg_len = split_len > 0 ? split_len : (static_cast<int>(n_keys) + n_splits - 1) / n_splits;
-  const int64_t begin = split * seg_len;
-  const int64_t end = min(n_keys, begin + seg_len);
-  // With f16 operands: the prefill's q (rounded to f16) and its score scale, the same
-  // float expression as in flash_attention_kernel.
-  const bool f16ops = a.f16_operands;
-  const float scale = (f16ops ? 1.4426950408889634f : 1.0f) / sqrtf(static_cast<float>(hd));
-  const __half* k_base = static_cast<const __half*>(a.k_cache) + static_cast<int64_t>(kv_head) * hd + d0;
-  const __half* v_base = static_cast<const __half*>(a.v_cache) + static_cast<int64_t>(kv_head) * hd + d0;
+// block). Per chunk a group takes NK keys: partial dots are summed over the group's lanes,
+// and the online softmax runs per head over the warp's chunk. Each group accumulates its
+// own keys' weighted values; groups share the warp's running maximum, so they are summed
+// once at the end, and the four warps are merged as in the kernel above. With
+// f16_operands (the fast precision) q is rounded to f16 and the softmax runs in log2 units
+// with exp2, as in the flash-attention prefill, whose probabilities reach P·V at f32
+// precision (two f16 parts): a row's attention then differs between the routes only in
+// summation order.
+// F16Warp is one warp's share of that arithmetic (attention_f16_kernel below);
+// finish_f16_block, the merge of the four warps, serves the tensor-core kernel too.
+template <int LPK, int HB>
+struct F16Warp {
+  static constexpr int NG = 32 / LPK;  // key groups per warp
+  static constexpr int NK = 4;         // keys per group per chunk
+  static constexpr int kChunk = NG * NK;
+  static constexpr int kStep = kChunk * kWarps;  // keys a block takes per chunk
 
-  // Requests the rows of the chunk at `base`; keys past the end read the last valid row
-  // (they get probability 0).
-  const uint64_t policy = kEvictFirst ? wg::l2_evict_first_policy() : 0;
-  auto request = [&](int64_t base, uint4(&kr)[NK], uint4(&vr)[NK]) {
-#pragma unroll
-    for (int i = 0; i < NK; ++i) {
-      const int64_t key = min(base + grp + NG * i, end - 1);
-      const int64_t off = max(key - a.kv_shift, int64_t{0}) * a.kv_dim;
-      if constexpr (kEvictFirst) {
-        kr[i] = active ? load_kv_evict_first(reinterpret_cast<const uint4*>(k_base + off), policy) : uint4{0, 0, 0, 0};
-        vr[i] = active ? load_kv_evict_first(reinterpret_cast<const uint4*>(v_base + off), policy) : uint4{0, 0, 0, 0};
-      } else {
-        kr[i] = active ? load_prior(reinterpret_cast<const uint4*>(k_base + off)) : uint4{0, 0, 0, 0};
-        vr[i] = active ? load_prior(reinterpret_cast<const uint4*>(v_base + off)) : uint4{0, 0, 0, 0};
-      }
-    }
-  };
-  const int64_t step = int64_t{kChunk} * kWarps;
-  const int64_t first = begin + kChunk * warp;
-  // Everything above reads only the step's inputs (positions, copied before its first
-  // kernel); the cache and q are written by the previous kernels.
-  wait_for_prior_kernels();
-  uint4 kr[NK], vr[NK];
-  if (first < end) request(first, kr, vr);
-
-  // q of the block's heads, in shared memory (registers go to the key and value rows).
-  float* qs = wl + kWarps * HB;                // [HB][hd]
-  for (int t = threadIdx.x; t < HB * hd; t += blockDim.x) {
-    const float qv = a.q[row * q_stride + static_cast<int64_t>(head0) * hd + t];
-    qs[t] = f16ops ? __half2float(__float2half_rn(qv)) : qv;
-  }
-  __syncthreads();
+  int hd, grp, d0;
+  bool active;  // lanes past head_dim (LPK rounded up to a power of two) load nothing
+  bool f16ops;
+  float scale;
   float m[HB], l[HB], acc[HB][8];
+
+  __device__ __forceinline__ F16Warp(const AttentionArgs& a, int lane)
+      : hd(a.head_dim), grp(lane / LPK), d0((lane % LPK) * 8), active(d0 < a.head_dim), f16ops(a.f16_operands) {
+    // With f16 operands: the prefill's score scale, the same float expression as in
+    // flash_attention_kernel.
+    scale = (f16ops ? 1.4426950408889634f : 1.0f) / sqrtf(static_cast<float>(hd));
 #pragma unroll
-  for (int h = 0; h < HB; ++h) {
-    m[h] = -INFINITY;
-    l[h] = 0.0f;
+    for (int h = 0; h < HB; ++h) {
+      m[h] = -INFINITY;
+      l[h] = 0.0f;
 #pragma unroll
-    for (int e = 0; e < 8; ++e) acc[h][e] = 0.0f;
+      for (int e = 0; e < 8; ++e) acc[h][e] = 0.0f;
+    }
   }
 
-  for (int64_t base = first; base < end; base += step) {
-    // The next chunk is requested before this one's arithmetic, so that its memory
-    // latency overlaps the work.
-    uint4 kn[NK], vn[NK];
-    if (base + step < end) request(base + step, kn, vn);
+  // q of the block's heads into shared memory (the prefill's q, rounded to f16, with f16
+  // operands), by `threads` threads from t0.
+  __device__ __forceinline__ void stage_q(const AttentionArgs& a, int head0, int64_t row, float* qs, int t0,
+                                          int threads) const {
+    const int64_t q_stride = static_cast<int64_t>(a.n_heads) * hd;
+    for (int t = t0; t < HB * hd; t += threads) {
+      const float qv = a.q[row * q_stride + static_cast<int64_t>(head0) * hd + t];
+      qs[t] = f16ops ? __half2float(__float2half_rn(qv)) : qv;
+    }
+  }
+
+  // The chunk of keys base + grp + NG·i (i < NK) whose rows are kr, vr; keys from `end` on
+  // get probability 0 (their rows are any valid row).
+  __device__ __forceinline__ void attend(const uint4 (&kr)[NK], const uint4 (&vr)[NK], const float* qs, int64_t base,
+                                         int64_t end) {
     float s[NK][HB];
 #pragma unroll
     for (int h = 0; h < HB; ++h) {
@@ -340,58 +303,107 @@ __global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_ke
         }
       }
     }
+  }
+
+  // Sums the warp's groups (all under the warp's maximum m) and leaves the warp's m, l and
+  // acc in shared memory for finish().
+  __device__ __forceinline__ void publish(int warp, int lane, float* wacc, float* wm, float* wl) {
+#pragma unroll
+    for (int off = 16; off >= LPK; off /= 2)
+#pragma unroll
+      for (int h = 0; h < HB; ++h) {
+        l[h] += __shfl_xor_sync(0xFFFFFFFFu, l[h], off);
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[h][e] += __shfl_xor_sync(0xFFFFFFFFu, acc[h][e], off);
+      }
+    if (lane == 0)
+#pragma unroll
+      for (int h = 0; h < HB; ++h) {
+        wm[warp * HB + h] = m[h];
+        wl[warp * HB + h] = l[h];
+      }
+    if (grp == 0 && active)
+#pragma unroll
+      for (int h = 0; h < HB; ++h)
+#pragma unroll
+        for (int e = 0; e < 8; ++e) wacc[(warp * HB + h) * hd + d0 + e] = acc[h][e];
+  }
+};
+
+// Shared memory of attention_f16_kernel: [kWarps][HB][hd] acc, [kWarps][HB] m and l,
+// [HB][hd] q (floats).
+size_t f16_block_floats(int hb, int hd) {
+  return static_cast<size_t>(kWarps) * hb * (hd + 2) + static_cast<size_t>(hb) * hd;
+}
+
+// One warp's rows in registers: each warp requests its next chunk's key and value rows
+// before the current chunk's arithmetic. kEvictFirst: the rows' lines go first out of L2
+// (load_kv_evict_first); one segment reads with plain loads. Four heads a block hold two
+// chunks of rows in registers (168): three blocks a multiprocessor.
+template <int LPK, int HB, bool kEvictFirst>
+__global__ void __launch_bounds__(32 * kWarps, HB == 4 ? 3 : 4) attention_f16_kernel(AttentionArgs a, int n_splits,
+                                                                      int64_t split_len, float* __restrict__ partial) {
+  using W = F16Warp<LPK, HB>;
+  constexpr int NG = W::NG, NK = W::NK;
+  extern __shared__ __align__(16) float smem[];
+  const int hd = a.head_dim;
+  float* wacc = smem;                          // [kWarps][HB][hd]
+  float* wm = wacc + kWarps * HB * hd;         // [kWarps][HB]
+  float* wl = wm + kWarps * HB;                // [kWarps][HB]
+  float* qs = wl + kWarps * HB;                // [HB][hd]
+  const int split = blockIdx.x, head0 = blockIdx.y * HB;
+  const int64_t row = blockIdx.z;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  W w(a, lane);
+  const int kv_head = head0 / (a.n_heads / a.n_kv_heads);
+  const Segment seg = segment_of(a, n_splits, split_len, split, row);
+  const int64_t begin = seg.begin, end = seg.end;
+  const __half* k_base = static_cast<const __half*>(a.k_cache) + static_cast<int64_t>(kv_head) * hd + w.d0;
+  const __half* v_base = static_cast<const __half*>(a.v_cache) + static_cast<int64_t>(kv_head) * hd + w.d0;
+
+  // Requests the rows of the chunk at `base`; keys past the end read the last valid row
+  // (they get probability 0).
+  const uint64_t policy = kEvictFirst ? wg::l2_evict_first_policy() : 0;
+  auto request = [&](int64_t base, uint4(&kr)[NK], uint4(&vr)[NK]) {
+#pragma unroll
+    for (int i = 0; i < NK; ++i) {
+      const int64_t key = min(base + w.grp + NG * i, end - 1);
+      const int64_t off = max(key - a.kv_shift, int64_t{0}) * a.kv_dim;
+      const bool on = w.active;
+      if constexpr (kEvictFirst) {
+        kr[i] = on ? load_kv_evict_first(reinterpret_cast<const uint4*>(k_base + off), policy) : uint4{0, 0, 0, 0};
+        vr[i] = on ? load_kv_evict_first(reinterpret_cast<const uint4*>(v_base + off), policy) : uint4{0, 0, 0, 0};
+      } else {
+        kr[i] = on ? load_prior(reinterpret_cast<const uint4*>(k_base + off)) : uint4{0, 0, 0, 0};
+        vr[i] = on ? load_prior(reinterpret_cast<const uint4*>(v_base + off)) : uint4{0, 0, 0, 0};
+      }
+    }
+  };
+  const int64_t step = W::kStep;
+  const int64_t first = begin + W::kChunk * warp;
+  // Everything above reads only the step's inputs (positions, copied before its first
+  // kernel); the cache and q are written by the previous kernels.
+  wait_for_prior_kernels();
+  uint4 kr[NK], vr[NK];
+  if (first < end) request(first, kr, vr);
+  w.stage_q(a, head0, row, qs, threadIdx.x, blockDim.x);
+  __syncthreads();
+
+  for (int64_t base = first; base < end; base += step) {
+    // The next chunk is requested before this one's arithmetic, so that its memory
+    // latency overlaps the work.
+    uint4 kn[NK], vn[NK];
+    if (base + step < end) request(base + step, kn, vn);
+    w.attend(kr, vr, qs, base, end);
 #pragma unroll
     for (int i = 0; i < NK; ++i) {
       kr[i] = kn[i];
       vr[i] = vn[i];
     }
   }
-
-  // Sum the groups of the warp (all under the warp's maximum m).
-#pragma unroll
-  for (int off = 16; off >= LPK; off /= 2)
-#pragma unroll
-    for (int h = 0; h < HB; ++h) {
-      l[h] += __shfl_xor_sync(0xFFFFFFFFu, l[h], off);
-#pragma unroll
-      for (int e = 0; e < 8; ++e) acc[h][e] += __shfl_xor_sync(0xFFFFFFFFu, acc[h][e], off);
-    }
-  if (lane == 0)
-#pragma unroll
-    for (int h = 0; h < HB; ++h) {
-      wm[warp * HB + h] = m[h];
-      wl[warp * HB + h] = l[h];
-    }
-  if (grp == 0 && active)
-#pragma unroll
-    for (int h = 0; h < HB; ++h)
-#pragma unroll
-      for (int e = 0; e < 8; ++e) wacc[(warp * HB + h) * hd + d0 + e] = acc[h][e];
+  w.publish(warp, lane, wacc, wm, wl);
   __syncthreads();
-
-  for (int t = threadIdx.x; t < HB * hd; t += blockDim.x) {
-    const int h = t / hd, d = t % hd;
-    float mx = -INFINITY;
-    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, wm[w * HB + h]);
-    float o = 0.0f, sum = 0.0f;
-    for (int w = 0; w < kWarps; ++w) {
-      const float mw = wm[w * HB + h];
-      const float ew = mw == -INFINITY ? 0.0f : softmax_exp(mw - mx, f16ops);  // a warp that saw no key adds nothing
-      sum = fmaf(wl[w * HB + h], ew, sum);
-      o = fmaf(wacc[(w * HB + h) * hd + d], ew, o);
-    }
-    const int head = head0 + h;
-    const int64_t item = (row * a.n_heads + head) * n_splits + split;
-    if (n_splits == 1) {
-      a.out[row * q_stride + static_cast<int64_t>(head) * hd + d] = o * (1.0f / sum);
-    } else {
-      partial[item * (hd + 2) + d] = o;
-      if (d == 0) {
-        partial[item * (hd + 2) + hd] = mx;  // −inf for a segment past this row's keys
-        partial[item * (hd + 2) + hd + 1] = sum;
-      }
-    }
-  }
+  finish_f16_block<HB>(a, n_splits, partial, head0, row, split, wacc, wm, wl);
 }
 
 // Second pass of a split decode: merges the segments of one (head, row). A thread's
@@ -436,22 +448,27 @@ __global__ void attention_combine_kernel(const float* partial, int n_splits, int
   }
 }
 
-// The f16 kernel's instance for a's head size and a launch of one segment or several
+// Query heads a block of the f16 kernels: split, the GQA group up to 4 (more would cost
+// registers), whose heads share each key and value load, which pays where the cache is
+// long and the kernel streams it from memory (8B, ~8200 keys, H100: one head a block there
+// too, tg128 @ d8192 324 -> 311); one segment (up to 128 keys), one head: there the kernel
+// is a chain of latencies, and one head a block puts a quarter of the instructions on each
+// warp's chain (7.9 -> 4.6 us a layer, tg128 384-388 -> 396-397; one head a block also
+// where 32 heads x the segments fit in one wave, up to 16 segments, was within the noise
+// at d512 and d1024). Each head's arithmetic is the same whatever else its block holds, so
+// the results keep their bits.
+int heads_a_block(const AttentionArgs& a, bool split) {
+  const int group = a.n_heads / a.n_kv_heads;
+  return !split ? 1 : group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
+}
+
+// The register kernel's instance for a's head size and a launch of one segment or several
 // (split), given to fn(kernel, heads a block, shared memory): lanes per key row from
-// head_dim. Heads a block: split, the GQA group up to 4 (more would cost registers), whose
-// heads share each key and value load, which pays where the cache is long and the kernel
-// streams it from memory (8B, ~8200 keys, H100: one head a block there too, tg128 @ d8192
-// 324 -> 311); one segment (up to 128 keys), one head: there the kernel is a chain of
-// latencies, and one head a block puts a quarter of the instructions on each warp's chain
-// (7.9 -> 4.6 us a layer, tg128 384-388 -> 396-397; one head a block also where 32 heads x
-// the segments fit in one wave, up to 16 segments, was within the noise at d512 and
-// d1024). Each head's arithmetic is the same whatever else its block holds, so the results
-// keep their bits. Split launches also read the cache evict-first in L2.
+// head_dim. Split launches read the cache evict-first in L2.
 template <class Fn>
 void with_f16_kernel(const AttentionArgs& a, bool split, Fn fn) {
-  const int group = a.n_heads / a.n_kv_heads;
-  const int hb = !split ? 1 : group % 4 == 0 ? 4 : group % 2 == 0 ? 2 : 1;
-  const size_t smem = (static_cast<size_t>(kWarps) * hb * (a.head_dim + 2) + static_cast<size_t>(hb) * a.head_dim) * sizeof(float);
+  const int hb = heads_a_block(a, split);
+  const size_t smem = f16_block_floats(hb, a.head_dim) * sizeof(float);
   auto heads = [&](auto lanes) {
     constexpr int LPK = decltype(lanes)::value;
     if (!split)
@@ -496,16 +513,18 @@ void launch_generic(const AttentionArgs& a, int n_splits, int64_t split_len, flo
 
 bool attention_even_segments(const AttentionArgs& a) { return a.kv_f16 && a.head_dim % 8 == 0 && a.head_dim <= 256; }
 
-int attention_segments_in_one_wave(const AttentionArgs& a) {
-  int segments = 1;
-  with_f16_kernel(a, true, [&](auto kernel, int hb, size_t smem) {
-    const int64_t per_segment = a.rows * (a.n_heads / hb);
-    segments = static_cast<int>(std::clamp<int64_t>(resident_blocks(kernel, 32 * kWarps, smem) / per_segment, 1, kMaxSplits));
-  });
-  return segments;
+int attention_segments_in_one_wave(const AttentionArgs& a, bool mma) {
+  const int hb = heads_a_block(a, true);
+  int blocks = 1;
+  if (mma && attention_mma_applies(a, hb))
+    blocks = attention_mma_resident_blocks(a, hb);
+  else
+    with_f16_kernel(a, true, [&](auto kernel, int, size_t smem) { blocks = resident_blocks(kernel, 32 * kWarps, smem); });
+  const int64_t per_segment = a.rows * (a.n_heads / hb);
+  return static_cast<int>(std::clamp<int64_t>(blocks / per_segment, 1, kMaxSplits));
 }
 
-void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial) {
+void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial, bool mma) {
   if (a.rows == 0) return;
   if (n_splits > kMaxSplits) throw std::runtime_error("attention: more than 64 decode segments");
   const bool f16_kernel = attention_even_segments(a);  // the only one with f16_operands
@@ -514,6 +533,8 @@ void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, f
     launch_generic<float>(a, n_splits, split_len, partial);
   else if (!f16_kernel)
     launch_generic<__half>(a, n_splits, split_len, partial);
+  else if (n_splits > 1 && mma && attention_mma_applies(a, heads_a_block(a, true)))
+    launch_attention_mma(a, heads_a_block(a, true), n_splits, split_len, partial);
   else
     with_f16_kernel(a, n_splits > 1, [&](auto kernel, int hb, size_t smem) {
       const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads / hb), static_cast<unsigned>(a.rows));

@@ -124,7 +124,8 @@ std::string CudaBackend::numeric_contract() const {
          "without a tensor-core GEMV (Q8_0, Q5_K, Q4_0, F32, BF16) keeps the exact-weight f32 kernel above; "
          "attention over the f16 cache in both routes with q rounded to f16 and an f32 online softmax with exp2 "
          "of log2(e)-scaled scores; prefill: flash attention on tensor cores, each probability split into two f16 "
-         "parts (hi + lo, f32 precision) for P*V; so the two routes' attention differs only in summation order";
+         "parts (hi + lo, f32 precision) for P*V; decode over more than 128 keys (head_dim 64 or 128) likewise on "
+         "tensor cores in segments; so the two routes' attention differs only in summation order";
 }
 
 void CudaBackend::memory_changed() {
@@ -251,12 +252,13 @@ RoutePrecision CudaBackend::precision(Route route) const {
   p.matmul_operand_unit = 0x1.0p-11;  // f16 round to nearest
   p.matmul_weight_from_terms = true;   // K-quant weights rounded from their rounded scales
   p.accumulation_unit = 0x1.0p-23;
-  // Over the f16 cache both routes round q to f16 (AttentionArgs::f16_operands); decode
-  // keeps each probability in f32, prefill passes it as two f16 parts (hi + lo: relative
-  // error at most 2^-22).
+  // Over the f16 cache both routes round q to f16 (AttentionArgs::f16_operands); prefill,
+  // and decode's split launches on the tensor cores (CudaOptions::attention_mma), pass each
+  // probability as two f16 parts (hi + lo: relative error at most 2^-22); the other decode
+  // launches keep it in f32, within that bound.
   if (options_.kv_type == TensorType::F16) {
     p.attention_operand_unit = 0x1.0p-11;
-    if (route == Route::Gemm) p.attention_probability_unit = 0x1.0p-22;
+    if (route == Route::Gemm || options_.attention_mma) p.attention_probability_unit = 0x1.0p-22;
   }
   return p;
 }
@@ -477,7 +479,7 @@ namespace {
 // on a long cache, so the keys are cut into segments merged afterwards. One segment spans
 // the whole cache, so that its launch does not change with the key count (a replayed step
 // keeps its graph until the split changes); the kernel stops at each row's own key count.
-std::pair<int, int64_t> decode_split(Route route, const AttentionArgs& a, int64_t n_ctx, int64_t max_keys) {
+std::pair<int, int64_t> decode_split(Route route, const AttentionArgs& a, int64_t n_ctx, int64_t max_keys, bool mma) {
   int n_splits = 1;
   int64_t split_len = std::max(n_ctx, max_keys);
   if (route == Route::Gemv && attention_even_segments(a)) {
@@ -488,7 +490,7 @@ std::pair<int, int64_t> decode_split(Route route, const AttentionArgs& a, int64_
     // segments to 128 keys on the host had left 22 segments of 384 keys at 8200 keys
     // (176 blocks); H100, tg128 @ d8192 296 -> 308-310 (d2048 +0.8%, d512 +1%).
     if (max_keys > 128) {
-      n_splits = static_cast<int>(std::min<int64_t>(attention_segments_in_one_wave(a), (max_keys + 63) / 64));
+      n_splits = static_cast<int>(std::min<int64_t>(attention_segments_in_one_wave(a, mma), (max_keys + 63) / 64));
       split_len = 0;
     }
   } else if (route == Route::Gemv && max_keys > 256) {
@@ -513,6 +515,7 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
   a.v_cache = cache.v[layer];
   a.kv_f16 = cache.type == TensorType::F16;
   a.kv_dim = cache.kv_dim;
+  a.n_ctx = cache.n_ctx;
   a.pos = static_cast<const int32_t*>(input(positions_, pos, static_cast<size_t>(q.rows) * sizeof(int32_t)));
   a.rows = q.rows;
   a.n_heads = s.n_heads;
@@ -527,15 +530,16 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
   }
   int64_t max_keys = 0;
   for (int64_t i = 0; i < q.rows; ++i) max_keys = std::max<int64_t>(max_keys, int64_t{pos[i]} + 1);
-  const auto [n_splits, split_len] = decode_split(route, a, cache.n_ctx, max_keys);
+  const bool mma = options_.attention_mma;
+  const auto [n_splits, split_len] = decode_split(route, a, cache.n_ctx, max_keys, mma);
   // A replayed step keeps its graph while the split stays: say when the next key changes it.
-  if (graphs_ && graphs_->active() && decode_split(route, a, cache.n_ctx, max_keys + 1) != std::pair{n_splits, split_len})
+  if (graphs_ && graphs_->active() && decode_split(route, a, cache.n_ctx, max_keys + 1, mma) != std::pair{n_splits, split_len})
     graphs_->next_position_differs();
   float* partial = nullptr;
   if (n_splits > 1)
     partial = static_cast<float*>(scratch(
         partial_, static_cast<size_t>(q.rows) * s.n_heads * n_splits * (s.head_dim + 2) * sizeof(float)));
-  launch_attention(a, n_splits, split_len, partial);
+  launch_attention(a, n_splits, split_len, partial, mma);
 }
 
 void CudaBackend::swiglu(Act gate, Act up, Act out) {

@@ -33,6 +33,11 @@ struct CudaOptions {
   // and SwiGLU between them, as one decode chain launch (sm_90; same bits either way).
   // Off by default: slower so far (cuda_decode_chain.cu).
   bool chain = false;
+  // Split decode attention in the fast precision streams each segment's cache rows into
+  // shared memory with bulk tensor copies and multiplies on the tensor cores (sm_90,
+  // head_dim 64 or 128; cuda_attention.cu). Off: the register kernel (the same sums in
+  // another order), for comparisons.
+  bool attention_mma = true;
 };
 
 class StepGraphs;

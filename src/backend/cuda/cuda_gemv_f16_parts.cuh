@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_dequant_f16.cuh"
+#include "backend/cuda/cuda_device_limits.cuh"
 #include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_mbarrier.cuh"
 #include "backend/cuda/cuda_mma.cuh"
@@ -649,35 +650,6 @@ __device__ __forceinline__ void compute_tile_held(const HeldX<F, W, kChunks>& xr
   constexpr int kPer = held_steps_a_chunk<F, W>();
   compute_chunks<F, W, kChunks>([&](int c, int i) { return HeldStep<F>{xr.v[c * kPer + i]}; }, kChunks, ring, stage_bytes,
                                 n_stages, full0, empty0, st, phase, acc);
-}
-
-// The current device's multiprocessors, compute capability and the shared memory a block
-// may opt into (queried once per file that asks: the backend uses one device).
-struct DeviceLimits {
-  int sms = 0, cc_major = 0, smem_optin = 0;
-};
-inline const DeviceLimits& device_limits() {
-  static const DeviceLimits limits = [] {
-    DeviceLimits l;
-    int dev = 0;
-    check(cudaGetDevice(&dev), "cudaGetDevice");
-    check(cudaDeviceGetAttribute(&l.sms, cudaDevAttrMultiProcessorCount, dev), "cudaDeviceGetAttribute");
-    check(cudaDeviceGetAttribute(&l.cc_major, cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
-    check(cudaDeviceGetAttribute(&l.smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev), "cudaDeviceGetAttribute");
-    return l;
-  }();
-  return limits;
-}
-
-// Lets `kernel` take `smem` bytes of dynamic shared memory; `allowed`: what it was allowed
-// so far (one variable per kernel instance, raised once for the largest launch).
-template <class K>
-void raise_smem(K kernel, size_t smem, size_t& allowed) {
-  if (smem > allowed) {
-    check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)),
-          "cudaFuncSetAttribute (dynamic shared memory)");
-    allowed = smem;
-  }
 }
 
 }  // namespace

@@ -77,7 +77,7 @@ void record_arg(StepRecord& r, const T& v) {
 inline void record_arg(StepRecord& r, const AttentionArgs& a) {
   const int64_t kv_f16 = a.kv_f16, f16_operands = a.f16_operands;
   record_arg(r, a.q), record_arg(r, a.k_cache), record_arg(r, a.v_cache), record_arg(r, kv_f16);
-  record_arg(r, a.kv_dim), record_arg(r, a.pos), record_arg(r, a.rows), record_arg(r, a.n_heads);
+  record_arg(r, a.kv_dim), record_arg(r, a.n_ctx), record_arg(r, a.pos), record_arg(r, a.rows), record_arg(r, a.n_heads);
   record_arg(r, a.n_kv_heads), record_arg(r, a.head_dim), record_arg(r, a.kv_shift), record_arg(r, a.out);
   record_arg(r, f16_operands);
 }

@@ -22,6 +22,7 @@
 
 #include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_ops.h"
+#include "backend/cuda/cuda_tensor_map.h"
 #include "backend/cuda/cuda_wgmma.cuh"
 
 namespace greta::cuda {
@@ -145,19 +146,6 @@ __global__ void __launch_bounds__(kThreads, 1)
 #endif
 }
 
-// cuTensorMapEncodeTiled through the runtime (no link against the driver library).
-PFN_cuTensorMapEncodeTiled_v12000 encode_fn() {
-  static PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
-    void* p = nullptr;
-    cudaDriverEntryPointQueryResult q{};
-    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) != cudaSuccess ||
-        q != cudaDriverEntryPointSuccess)
-      p = nullptr;
-    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
-  }();
-  return fn;
-}
-
 // rows × k_pad halves, K contiguous; boxes of 64 halves × box_rows, 128-byte swizzle.
 CUtensorMap tensor_map(const void* p, int64_t rows, int64_t k_pad, int box_rows) {
   CUtensorMap map;
@@ -165,7 +153,7 @@ CUtensorMap tensor_map(const void* p, int64_t rows, int64_t k_pad, int box_rows)
   const cuuint64_t strides[1] = {static_cast<cuuint64_t>(k_pad) * 2};
   const cuuint32_t box[2] = {64, static_cast<cuuint32_t>(box_rows)};
   const cuuint32_t elem[2] = {1, 1};
-  const CUresult r = encode_fn()(&map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, const_cast<void*>(p), dims, strides, box,
+  const CUresult r = tensor_map_encoder()(&map, CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, const_cast<void*>(p), dims, strides, box,
                                  elem, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                                  CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE);
   if (r != CUDA_SUCCESS) throw std::runtime_error("gemm_f16_wgmma: cuTensorMapEncodeTiled failed");
@@ -220,7 +208,7 @@ bool launch_gemm_f16_wgmma(const uint16_t* w16, int64_t n_rows, const uint16_t* 
   if (n_rows > INT32_MAX || n_tokens > INT32_MAX || k_pad > INT32_MAX) return false;
   if (reinterpret_cast<uintptr_t>(w16) % 16 != 0 || reinterpret_cast<uintptr_t>(x16) % 16 != 0) return false;
   const DeviceInfo& dev = device_info();
-  if (!dev.hopper || encode_fn() == nullptr) return false;
+  if (!dev.hopper || tensor_map_encoder() == nullptr) return false;
   const int rows = static_cast<int>(n_rows), tokens = static_cast<int>(n_tokens), kp = static_cast<int>(k_pad);
   if (variant == 0) {
     // The largest tile that still fills a wave (H100, GEMM alone, TFLOP/s): 128×256 from a

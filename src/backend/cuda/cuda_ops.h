@@ -153,6 +153,7 @@ struct AttentionArgs {
   const void* v_cache = nullptr;
   bool kv_f16 = false;
   int64_t kv_dim = 0;
+  int64_t n_ctx = 0;  // the cache's rows
   const int32_t* pos = nullptr;  // device, one per row: keys 0..pos[i]
   int64_t rows = 0;
   int n_heads = 0, n_kv_heads = 0, head_dim = 0;
@@ -167,12 +168,15 @@ struct AttentionArgs {
 // or, with split_len 0 (only where attention_even_segments), into n_splits segments of
 // equal length cut on the device from the row's own key count; with n_splits > 1,
 // `partial` holds rows*n_heads*n_splits*(head_dim+2) floats and a second pass combines
-// the segments.
-void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial);
+// the segments. mma: split launches of the f16 kernel in the fast precision stream the
+// cache rows through shared memory and multiply on the tensor cores where they can (sm_90,
+// head_dim 64 or 128); the same sums in another order.
+void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial, bool mma);
 // Whether launch_attention takes a's rows to the f16 kernel, which can cut even segments.
 bool attention_even_segments(const AttentionArgs& a);
-// For that kernel: the segments a row may have with all blocks resident at once (1 to 64).
-int attention_segments_in_one_wave(const AttentionArgs& a);
+// For that kernel: the segments a row may have with all blocks resident at once (1 to 64),
+// for launch_attention with the same `mma`.
+int attention_segments_in_one_wave(const AttentionArgs& a, bool mma);
 // Prefill attention on tensor cores (flash attention): needs an f16 cache and head_dim a
 // multiple of 8 up to 128. Query tiles × key tiles with an online softmax in f32; q is
 // rounded to f16 for the q·k products and each probability to f16 for the p·v products,
