@@ -133,6 +133,31 @@ double worst_ratio(const std::vector<float>& got, const std::vector<double>& y, 
   return worst;
 }
 
+// A CUDA backend with one layer's cache filled through kv_store from k_all and v_all
+// (positions 0..n_ctx-1), q uploaded, and an output of q's shape.
+struct GpuCase {
+  cuda::CudaBackend gpu;
+  KvCache cache;
+  Act k, v, q, out;
+  GpuCase(cuda::CudaOptions opt, const AttnCase& c, const std::vector<float>& k_all, const std::vector<float>& v_all,
+          const std::vector<float>& q_host)
+      : gpu(0, opt), cache(gpu.alloc_cache(1, c.n_ctx, int64_t{c.n_kv_heads} * c.head_dim)) {
+    const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim, q_dim = int64_t{c.n_heads} * c.head_dim;
+    const auto rows = static_cast<int64_t>(c.pos.size());
+    k = gpu.alloc(c.n_ctx, kv_dim), v = gpu.alloc(c.n_ctx, kv_dim), q = gpu.alloc(rows, q_dim), out = gpu.alloc(rows, q_dim);
+    gpu.from_host(k_all.data(), k, 0, c.n_ctx);
+    gpu.from_host(v_all.data(), v, 0, c.n_ctx);
+    gpu.from_host(q_host.data(), q, 0, rows);
+    gpu.kv_store(cache, 0, k, v, consecutive(0, static_cast<int32_t>(c.n_ctx)).data());
+  }
+  ~GpuCase() {
+    for (Act a : {k, v, q, out}) gpu.release(a);
+    gpu.free_cache(cache);
+  }
+  GpuCase(const GpuCase&) = delete;
+  GpuCase& operator=(const GpuCase&) = delete;
+};
+
 class CudaAttention : public ::testing::TestWithParam<AttnCase> {};
 
 // For each option set: fill the cache through kv_store (positions 0..n_ctx-1 in one
@@ -172,26 +197,19 @@ TEST_P(CudaAttention, EveryCacheTypeAndRoute) {
   Reference ops_ref;
   const cuda::CudaOptions option_sets[] = {{false, TensorType::F32}, {true, TensorType::F16}, {false, TensorType::F16}};
   for (const auto& opt : option_sets) {
-    cuda::CudaBackend gpu(0, opt);
+    GpuCase g(opt, c, k_all, v_all, q);
     const std::string label = std::string(opt.tensor_cores ? "tensor cores, " : "f32 products, ") +
                               (opt.kv_type == TensorType::F16 ? "f16 cache" : "f32 cache");
-    KvCache gc = gpu.alloc_cache(1, c.n_ctx, kv_dim);
-    Act kg = gpu.alloc(c.n_ctx, kv_dim), vg = gpu.alloc(c.n_ctx, kv_dim), qg = gpu.alloc(rows, q_dim),
-        og = gpu.alloc(rows, q_dim);
-    gpu.from_host(k_all.data(), kg, 0, c.n_ctx);
-    gpu.from_host(v_all.data(), vg, 0, c.n_ctx);
-    gpu.from_host(q.data(), qg, 0, rows);
-    gpu.kv_store(gc, 0, kg, vg, all_pos.data());
     std::vector<float> K(c.n_ctx * kv_dim), V(c.n_ctx * kv_dim), got(rows * q_dim);
-    gpu.read_cache(gc, 0, c.n_ctx, K.data(), V.data());
+    g.gpu.read_cache(g.cache, 0, c.n_ctx, K.data(), V.data());
     if (opt.kv_type == TensorType::F32) {
       ASSERT_EQ(K, k_all);
       ASSERT_EQ(V, v_all);
     }
     for (Route route : {Route::Gemm, Route::Gemv}) {
       const char* rl = route == Route::Gemv ? "gemv" : "gemm";
-      gpu.attention(route, qg, gc, 0, c.pos.data(), shape, og, c.kv_shift);
-      gpu.to_host(og, 0, rows, got.data());
+      g.gpu.attention(route, g.q, g.cache, 0, c.pos.data(), shape, g.out, c.kv_shift);
+      g.gpu.to_host(g.out, 0, rows, got.data());
       if (opt.kv_type == TensorType::F32) {
         for (size_t i = 0; i < got.size(); ++i)
           ASSERT_LE(std::fabs(double(got[i]) - ref[i]), 2e-5 * (1.0 + std::fabs(ref[i])))
@@ -209,8 +227,6 @@ TEST_P(CudaAttention, EveryCacheTypeAndRoute) {
         RecordProperty(label + " " + rl + " worst error / sums-only budget", std::to_string(r));
       }
     }
-    for (Act a : {kg, vg, qg, og}) gpu.release(a);
-    gpu.free_cache(gc);
   }
   for (Act a : {kc, vc, qc, rc}) cpu->release(a);
   cpu->free_cache(cc);
@@ -248,35 +264,25 @@ TEST(CudaAttentionMma, SplitDecodeWithinTheSumsOnlyBudget) {
     const auto q = random_vector(rows * q_dim, 19);
     std::vector<float> q_f16(q.size());
     for (size_t i = 0; i < q.size(); ++i) q_f16[i] = quant::f16_to_f32(quant::f32_to_f16(q[i]));
-    const auto all_pos = consecutive(0, static_cast<int32_t>(c.n_ctx));
     const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim};
     Reference ref;
     for (bool mma : {true, false}) {
       cuda::CudaOptions opt{true, TensorType::F16};
       opt.attention_mma = mma;
-      cuda::CudaBackend gpu(0, opt);
-      KvCache gc = gpu.alloc_cache(1, c.n_ctx, kv_dim);
-      Act kg = gpu.alloc(c.n_ctx, kv_dim), vg = gpu.alloc(c.n_ctx, kv_dim), qg = gpu.alloc(rows, q_dim),
-          og = gpu.alloc(rows, q_dim);
-      gpu.from_host(k_all.data(), kg, 0, c.n_ctx);
-      gpu.from_host(v_all.data(), vg, 0, c.n_ctx);
-      gpu.from_host(q.data(), qg, 0, rows);
-      gpu.kv_store(gc, 0, kg, vg, all_pos.data());
+      GpuCase g(opt, c, k_all, v_all, q);
       if (ref.y.empty()) {
         std::vector<float> K(c.n_ctx * kv_dim), V(c.n_ctx * kv_dim);
-        gpu.read_cache(gc, 0, c.n_ctx, K.data(), V.data());
+        g.gpu.read_cache(g.cache, 0, c.n_ctx, K.data(), V.data());
         ref = reference(c, q_f16, K, V);
       }
       const std::vector<float> poison(rows * q_dim, NAN);
-      gpu.from_host(poison.data(), og, 0, rows);
-      gpu.attention(Route::Gemv, qg, gc, 0, c.pos.data(), shape, og, c.kv_shift);
+      g.gpu.from_host(poison.data(), g.out, 0, rows);
+      g.gpu.attention(Route::Gemv, g.q, g.cache, 0, c.pos.data(), shape, g.out, c.kv_shift);
       std::vector<float> got(rows * q_dim);
-      gpu.to_host(og, 0, rows, got.data());
+      g.gpu.to_host(g.out, 0, rows, got.data());
       const double r = worst_ratio(got, ref.y, ref.ops_budget);
       EXPECT_LE(r, 1.0) << "heads " << c.n_heads << "/" << c.n_kv_heads << " of " << c.head_dim << ", " << c.n_ctx
                         << " keys, " << (mma ? "tensor-core kernel" : "register kernel");
-      for (Act a : {kg, vg, qg, og}) gpu.release(a);
-      gpu.free_cache(gc);
     }
   }
 }
