@@ -6,7 +6,10 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <map>
+#include <mutex>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 #include "backend/cuda/cuda_attention_parts.cuh"
@@ -224,6 +227,24 @@ size_t mma_kernel_smem(int stages) {
 }
 
 
+// cache_map, made once per cache buffer and shape: a decode step launches over the same
+// layers' caches every time, and each step's record pass launches again (a few hundred
+// bytes a cache buffer are kept).
+CUtensorMap known_cache_map(const AttentionArgs& a, const void* cache) {
+  using Key = std::tuple<const void*, int64_t, int64_t, int, int>;
+  static std::mutex mu;
+  static std::map<Key, CUtensorMap> maps;
+  const Key key{cache, a.n_ctx, a.kv_dim, a.head_dim, a.n_kv_heads};
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = maps.find(key);
+  if (it == maps.end()) {
+    CUtensorMap map;
+    if (!cache_map(a, cache, map)) throw std::runtime_error("attention: cuTensorMapEncodeTiled refused the cache");
+    it = maps.emplace(key, map).first;
+  }
+  return it->second;
+}
+
 // The kernel instance for HD and HB with its shared memory allowed (once per instance).
 template <int HD, int HB>
 auto mma_kernel() {
@@ -268,9 +289,7 @@ int attention_mma_resident_blocks(const AttentionArgs& a, int hb) {
 }
 
 void launch_attention_mma(const AttentionArgs& a, int hb, int n_splits, int64_t split_len, float* partial) {
-  CUtensorMap kmap, vmap;
-  if (!cache_map(a, a.k_cache, kmap) || !cache_map(a, a.v_cache, vmap))
-    throw std::runtime_error("attention: cuTensorMapEncodeTiled refused the cache");
+  const CUtensorMap kmap = known_cache_map(a, a.k_cache), vmap = known_cache_map(a, a.v_cache);
   with_mma_kernel(a, hb, [&](auto kernel, size_t smem) {
     const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads / hb), static_cast<unsigned>(a.rows));
     launch_chained(kernel, grid, dim3(kThreads), smem, a, n_splits, split_len, kAttentionRingStages, kmap, vmap,
