@@ -50,6 +50,9 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int threads, cons
     // GRETA_CUDA_ATTN_MMA=0 keeps split decode attention off the tensor cores, for comparisons.
     const char* attn_mma = std::getenv("GRETA_CUDA_ATTN_MMA");
     options.attention_mma = !(attn_mma && std::strcmp(attn_mma, "0") == 0);
+    // GRETA_CUDA_ATTN_CLUSTER=0 merges those segments with a combine launch, for comparisons.
+    const char* attn_cluster = std::getenv("GRETA_CUDA_ATTN_CLUSTER");
+    options.attention_cluster = !(attn_cluster && std::strcmp(attn_cluster, "0") == 0);
     return std::make_unique<cuda::CudaBackend>(0, options);
 #else
     throw InputError("this greta was built without the CUDA backend: use --backend cpu");

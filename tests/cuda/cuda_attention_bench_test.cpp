@@ -52,13 +52,16 @@ struct CacheSetup {
 TEST(DISABLED_KernelBench, AttentionDecode) {
   GRETA_REQUIRE_CUDA();
 #ifdef GRETA_HAVE_CUDA
-  for (int variant = 0; variant < 3; ++variant) {
-    // f32 cache; f16 cache with the tensor-core kernel for split launches; f16 without it.
+  const char* names[] = {"", ", cluster launch", ", tensor cores with a combine pass", ", register kernel"};
+  for (int variant = 0; variant < 4; ++variant) {
+    // f32 cache; f16 cache with the tensor-core kernel's cluster launch, its plain launch
+    // and the register kernel for split launches.
     const TensorType kv = variant == 0 ? TensorType::F32 : TensorType::F16;
     cuda::CudaOptions opt{kv == TensorType::F16, kv};
-    opt.attention_mma = variant != 2;
+    opt.attention_mma = variant != 3;
+    opt.attention_cluster = variant == 1;
     CacheSetup s(opt, 8192);
-    std::printf("%s%s\n", s.b.name().c_str(), variant == 2 ? ", register kernel" : "");
+    std::printf("%s%s\n", s.b.name().c_str(), names[variant]);
     Act q = s.b.alloc(1, kQDim), o = s.b.alloc(1, kQDim);
     fill_random(s.b, q, 3);
     for (int32_t pos : {127, 1023, 2047, 8191}) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <numeric>
 #include <random>
@@ -13,7 +14,11 @@
 #include "cuda_fixture.h"
 #include "quant/quant.h"
 #ifdef GRETA_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "backend/cuda/cuda_attention_mma.h"
 #include "backend/cuda/cuda_backend.h"
+#include "backend/cuda/cuda_ops.h"
 #endif
 
 namespace greta::test {
@@ -247,16 +252,21 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return "case" + std::to_string(info.index); });
 
 // Split decode over an f16 cache in the fast precision, with the tensor-core kernel
-// (CudaOptions::attention_mma: rows through shared memory, q·k and p·v on mma) and with
-// the register kernel: both within the sums-only budget of the float64 attention of the
-// f16-rounded q over the cache as the GPU holds it. Head sizes 64 and 128, GQA groups of
-// 1, 2, 4 and 8 heads, segments ending inside a stage, several rows, every output written.
+// (CudaOptions::attention_mma: rows through shared memory, q·k and p·v on mma) in its
+// cluster launch (segments merged inside the cluster) and in its plain launch (a combine
+// pass), and with the register kernel: each within the sums-only budget of the float64
+// attention of the f16-rounded q over the cache as the GPU holds it. Head sizes 64 and
+// 128, GQA groups of 1, 2, 4 and 8 heads, segments ending inside a stage, several rows,
+// rows past some segments, every output written.
 TEST(CudaAttentionMma, SplitDecodeWithinTheSumsOnlyBudget) {
   GRETA_REQUIRE_CUDA();
   const AttnCase cases[] = {
       {32, 8, 128, 8192, {8191}, 0},      {32, 8, 128, 3000, {2999, 1500, 129}, 0}, {8, 2, 64, 1100, {1099, 200}, 0},
       {8, 8, 128, 900, {899, 301}, 0},    {16, 8, 64, 2100, {2099, 777}, 0},         {32, 4, 128, 5000, {4999, 300}, 0},
+      {32, 8, 128, 700, {699, 130, 200}, 0}, {8, 2, 128, 1000, {999, 160, 70}, 0},
   };
+  enum Kind { kCluster, kTensorCores, kRegisters };
+  const char* names[] = {"cluster launch", "tensor-core kernel with a combine pass", "register kernel"};
   for (const auto& c : cases) {
     const int64_t kv_dim = int64_t{c.n_kv_heads} * c.head_dim, q_dim = int64_t{c.n_heads} * c.head_dim;
     const auto rows = static_cast<int64_t>(c.pos.size());
@@ -266,9 +276,10 @@ TEST(CudaAttentionMma, SplitDecodeWithinTheSumsOnlyBudget) {
     for (size_t i = 0; i < q.size(); ++i) q_f16[i] = quant::f16_to_f32(quant::f32_to_f16(q[i]));
     const AttentionShape shape{c.n_heads, c.n_kv_heads, c.head_dim};
     Reference ref;
-    for (bool mma : {true, false}) {
+    for (Kind kind : {kCluster, kTensorCores, kRegisters}) {
       cuda::CudaOptions opt{true, TensorType::F16};
-      opt.attention_mma = mma;
+      opt.attention_mma = kind != kRegisters;
+      opt.attention_cluster = kind == kCluster;
       GpuCase g(opt, c, k_all, v_all, q);
       if (ref.y.empty()) {
         std::vector<float> K(c.n_ctx * kv_dim), V(c.n_ctx * kv_dim);
@@ -282,9 +293,36 @@ TEST(CudaAttentionMma, SplitDecodeWithinTheSumsOnlyBudget) {
       g.gpu.to_host(g.out, 0, rows, got.data());
       const double r = worst_ratio(got, ref.y, ref.ops_budget);
       EXPECT_LE(r, 1.0) << "heads " << c.n_heads << "/" << c.n_kv_heads << " of " << c.head_dim << ", " << c.n_ctx
-                        << " keys, " << (mma ? "tensor-core kernel" : "register kernel");
+                        << " keys, " << names[kind];
     }
   }
+}
+
+// The cluster launch is what decode takes on the 8B shape (32 heads over 8 KV heads of
+// 128) up to 8192 keys: its clusters fit the device at once, with 8 to 16 segments a row
+// (the test above checks its results); far longer caches go to the plain launch.
+TEST(CudaAttentionMma, ClusterLaunchTakesThe8BShape) {
+  GRETA_REQUIRE_CUDA();
+  cuda::AttentionArgs a;
+  a.kv_f16 = a.f16_operands = true;
+  a.kv_dim = 8 * 128;
+  a.n_ctx = 8192;
+  a.rows = 1;
+  a.n_heads = 32;
+  a.n_kv_heads = 8;
+  a.head_dim = 128;
+  int dev = 0, major = 0;
+  ASSERT_EQ(cudaGetDevice(&dev), cudaSuccess);
+  ASSERT_EQ(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev), cudaSuccess);
+  if (major < 9) GTEST_SKIP() << "clusters of the tensor-core kernel need sm_90";
+  const int n = cuda::attention_segments_in_one_wave(a, cuda::SplitKernel::Cluster);
+  std::printf("cluster segments of the 8B shape on this device: %d\n", n);
+  EXPECT_GE(n, 8);
+  EXPECT_LE(n, 16);
+  EXPECT_EQ(n, cuda::attention_cluster_segments(a, 4));
+  EXPECT_EQ(cuda::split_kernel_for(a, cuda::SplitKernel::Cluster, 8192), cuda::SplitKernel::Cluster);
+  EXPECT_EQ(cuda::split_kernel_for(a, cuda::SplitKernel::Cluster, 100000), cuda::SplitKernel::TensorCores);
+  EXPECT_EQ(cuda::split_kernel_for(a, cuda::SplitKernel::TensorCores, 8192), cuda::SplitKernel::TensorCores);
 }
 
 #endif  // GRETA_HAVE_CUDA

@@ -513,10 +513,24 @@ void launch_generic(const AttentionArgs& a, int n_splits, int64_t split_len, flo
 
 bool attention_even_segments(const AttentionArgs& a) { return a.kv_f16 && a.head_dim % 8 == 0 && a.head_dim <= 256; }
 
-int attention_segments_in_one_wave(const AttentionArgs& a, bool mma) {
+// Keys a segment of the cluster launch may hold before the combine pass's finer segments
+// pay more (8B q4_k_m, H200, tg128 against the plain launch with its combine, 8 cluster
+// segments: d8192 +0.8%, d12288 -0.6%, d16384 -1.4%).
+constexpr int64_t kClusterSegmentKeys = 1280;
+
+SplitKernel split_kernel_for(const AttentionArgs& a, SplitKernel wanted, int64_t max_keys) {
+  if (wanted != SplitKernel::Cluster) return wanted;
+  const int n = attention_cluster_segments(a, heads_a_block(a, true));
+  return n > 0 && max_keys <= n * kClusterSegmentKeys ? wanted : SplitKernel::TensorCores;
+}
+
+int attention_segments_in_one_wave(const AttentionArgs& a, SplitKernel kind) {
   const int hb = heads_a_block(a, true);
+  if (kind == SplitKernel::Cluster) {
+    if (const int n = attention_cluster_segments(a, hb); n > 0) return n;
+  }
   int blocks = 1;
-  if (mma && attention_mma_applies(a, hb))
+  if (kind != SplitKernel::Registers && attention_mma_applies(a, hb))
     blocks = attention_mma_resident_blocks(a, hb);
   else
     with_f16_kernel(a, true, [&](auto kernel, int, size_t smem) { blocks = resident_blocks(kernel, 32 * kWarps, smem); });
@@ -524,7 +538,7 @@ int attention_segments_in_one_wave(const AttentionArgs& a, bool mma) {
   return static_cast<int>(std::clamp<int64_t>(blocks / per_segment, 1, kMaxSplits));
 }
 
-void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial, bool mma) {
+void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial, SplitKernel kind) {
   if (a.rows == 0) return;
   if (n_splits > kMaxSplits) throw std::runtime_error("attention: more than 64 decode segments");
   const bool f16_kernel = attention_even_segments(a);  // the only one with f16_operands
@@ -533,9 +547,15 @@ void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, f
     launch_generic<float>(a, n_splits, split_len, partial);
   else if (!f16_kernel)
     launch_generic<__half>(a, n_splits, split_len, partial);
-  else if (n_splits > 1 && mma && attention_mma_applies(a, heads_a_block(a, true)))
-    launch_attention_mma(a, heads_a_block(a, true), n_splits, split_len, partial);
-  else
+  else if (n_splits > 1 && kind != SplitKernel::Registers && attention_mma_applies(a, heads_a_block(a, true))) {
+    const int hb = heads_a_block(a, true);
+    if (kind == SplitKernel::Cluster && split_len == 0 && n_splits <= attention_cluster_segments(a, hb)) {
+      launch_attention_cluster(a, hb, n_splits);
+      check_launch("attention (cluster)");
+      return;
+    }
+    launch_attention_mma(a, hb, n_splits, split_len, partial);
+  } else
     with_f16_kernel(a, n_splits > 1, [&](auto kernel, int hb, size_t smem) {
       const dim3 grid(static_cast<unsigned>(n_splits), static_cast<unsigned>(a.n_heads / hb), static_cast<unsigned>(a.rows));
       launch_chained(kernel, grid, dim3(32 * kWarps), smem, a, n_splits, split_len, partial);

@@ -18,26 +18,36 @@ constexpr int kWarps = 4;  // warps a block that take keys
 // attention prefill's handling, AttentionArgs::f16_operands).
 __device__ __forceinline__ float softmax_exp(float x, bool log2_units) { return log2_units ? exp2f(x) : expf(x); }
 
-// Merges the four warps' (m, l, acc) of each head (after a barrier over the block) into
-// the output row or the segment's partial sums.
-template <int HB>
-__device__ __forceinline__ void finish_f16_block(const AttentionArgs& a, int n_splits, float* partial, int head0,
-                                                 int64_t row, int split, const float* wacc, const float* wm,
-                                                 const float* wl) {
-  const int hd = a.head_dim;
-  const bool f16ops = a.f16_operands;
-  const int64_t q_stride = static_cast<int64_t>(a.n_heads) * hd;
+// The W warps' (m, l, acc) of each head merged (after a barrier over the block): fn(h, d,
+// o, mx, sum) for each of the block's HB heads and hd dims, o the merged numerator of
+// head h at dim d, mx its maximum, sum its denominator.
+template <int HB, int W, class Fn>
+__device__ __forceinline__ void merge_warps(int hd, bool f16ops, const float* wacc, const float* wm, const float* wl,
+                                            Fn fn) {
   for (int t = threadIdx.x; t < HB * hd; t += blockDim.x) {
     const int h = t / hd, d = t % hd;
     float mx = -INFINITY;
-    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, wm[w * HB + h]);
+    for (int w = 0; w < W; ++w) mx = fmaxf(mx, wm[w * HB + h]);
     float o = 0.0f, sum = 0.0f;
-    for (int w = 0; w < kWarps; ++w) {
+    for (int w = 0; w < W; ++w) {
       const float mw = wm[w * HB + h];
       const float ew = mw == -INFINITY ? 0.0f : softmax_exp(mw - mx, f16ops);  // a warp that saw no key adds nothing
       sum = fmaf(wl[w * HB + h], ew, sum);
       o = fmaf(wacc[(w * HB + h) * hd + d], ew, o);
     }
+    fn(h, d, o, mx, sum);
+  }
+}
+
+// The block's heads merged over its W warps into the output row (one segment) or the
+// segment's partial sums.
+template <int HB, int W = kWarps>
+__device__ __forceinline__ void finish_f16_block(const AttentionArgs& a, int n_splits, float* partial, int head0,
+                                                 int64_t row, int split, const float* wacc, const float* wm,
+                                                 const float* wl) {
+  const int hd = a.head_dim;
+  const int64_t q_stride = static_cast<int64_t>(a.n_heads) * hd;
+  merge_warps<HB, W>(hd, a.f16_operands, wacc, wm, wl, [&](int h, int d, float o, float mx, float sum) {
     const int head = head0 + h;
     const int64_t item = (row * a.n_heads + head) * n_splits + split;
     if (n_splits == 1) {
@@ -49,7 +59,7 @@ __device__ __forceinline__ void finish_f16_block(const AttentionArgs& a, int n_s
         partial[item * (hd + 2) + hd + 1] = sum;
       }
     }
-  }
+  });
 }
 
 // The keys [begin, end) of the block's segment (even segments when split_len is 0: the

@@ -474,23 +474,37 @@ void CudaBackend::rope_qk_store(Act q, Act k, Act v, KvCache& cache, int layer, 
 
 namespace {
 
-// The segments of a decode attention over max_keys keys: (count, keys each; 0 = the kernel
-// cuts each row's keys evenly). Decode: one query row per head leaves most of the GPU idle
-// on a long cache, so the keys are cut into segments merged afterwards. One segment spans
-// the whole cache, so that its launch does not change with the key count (a replayed step
-// keeps its graph until the split changes); the kernel stops at each row's own key count.
-std::pair<int, int64_t> decode_split(Route route, const AttentionArgs& a, int64_t n_ctx, int64_t max_keys, bool mma) {
+// The segments of a decode attention over max_keys keys: count, keys each (0 = the kernel
+// cuts each row's keys evenly) and the kernel that takes them. Decode: one query row per
+// head leaves most of the GPU idle on a long cache, so the keys are cut into segments
+// merged afterwards. One segment spans the whole cache, so that its launch does not change
+// with the key count (a replayed step keeps its graph until the split changes); the kernel
+// stops at each row's own key count.
+struct DecodeSplit {
   int n_splits = 1;
-  int64_t split_len = std::max(n_ctx, max_keys);
+  int64_t split_len = 0;
+  SplitKernel kind = SplitKernel::Registers;
+  bool operator!=(const DecodeSplit& o) const {
+    return n_splits != o.n_splits || split_len != o.split_len || kind != o.kind;
+  }
+};
+DecodeSplit decode_split(Route route, const AttentionArgs& a, int64_t n_ctx, int64_t max_keys, SplitKernel wanted) {
+  DecodeSplit d;
+  d.split_len = std::max(n_ctx, max_keys);
+  d.kind = split_kernel_for(a, wanted, max_keys);
+  int& n_splits = d.n_splits;
+  int64_t& split_len = d.split_len;
   if (route == Route::Gemv && attention_even_segments(a)) {
     // The f16 kernel (one block per GQA group) splits caches of more than 128 keys into
     // segments of at least 64 keys, as many as keep its blocks in one wave (49 for the 8B
-    // shape on 132 multiprocessors), and cuts each row's keys into even segments itself:
-    // once the cap is reached every step has the same launch (one graph). Rounding the
-    // segments to 128 keys on the host had left 22 segments of 384 keys at 8200 keys
-    // (176 blocks); H100, tg128 @ d8192 296 -> 308-310 (d2048 +0.8%, d512 +1%).
+    // shape on 132 multiprocessors; the cluster launch's cap, 8 there), and cuts each row's
+    // keys into even segments itself: once the cap is reached every step has the same
+    // launch (one graph). Rounding the segments to 128 keys on the host had left 22
+    // segments of 384 keys at 8200 keys (176 blocks); H100, tg128 @ d8192 296 -> 308-310
+    // (d2048 +0.8%, d512 +1%). Splitting shorter caches for the cluster launch lost (H200,
+    // tg128 473.5 -> 466-469 from 64 keys, 459-466 in segments of 32 keys from 32).
     if (max_keys > 128) {
-      n_splits = static_cast<int>(std::min<int64_t>(attention_segments_in_one_wave(a, mma), (max_keys + 63) / 64));
+      n_splits = static_cast<int>(std::min<int64_t>(attention_segments_in_one_wave(a, d.kind), (max_keys + 63) / 64));
       split_len = 0;
     }
   } else if (route == Route::Gemv && max_keys > 256) {
@@ -500,7 +514,7 @@ std::pair<int, int64_t> decode_split(Route route, const AttentionArgs& a, int64_
     split_len = ((max_keys + n_splits - 1) / n_splits + 127) / 128 * 128;
     n_splits = static_cast<int>((max_keys + split_len - 1) / split_len);
   }
-  return {n_splits, split_len};
+  return d;
 }
 
 }  // namespace
@@ -530,16 +544,19 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
   }
   int64_t max_keys = 0;
   for (int64_t i = 0; i < q.rows; ++i) max_keys = std::max<int64_t>(max_keys, int64_t{pos[i]} + 1);
-  const bool mma = options_.attention_mma;
-  const auto [n_splits, split_len] = decode_split(route, a, cache.n_ctx, max_keys, mma);
+  const SplitKernel wanted = !options_.attention_mma       ? SplitKernel::Registers
+                             : options_.attention_cluster ? SplitKernel::Cluster
+                                                          : SplitKernel::TensorCores;
+  const DecodeSplit split = decode_split(route, a, cache.n_ctx, max_keys, wanted);
+  const int n_splits = split.n_splits;
   // A replayed step keeps its graph while the split stays: say when the next key changes it.
-  if (graphs_ && graphs_->active() && decode_split(route, a, cache.n_ctx, max_keys + 1, mma) != std::pair{n_splits, split_len})
+  if (graphs_ && graphs_->active() && decode_split(route, a, cache.n_ctx, max_keys + 1, wanted) != split)
     graphs_->next_position_differs();
   float* partial = nullptr;
   if (n_splits > 1)
     partial = static_cast<float*>(scratch(
         partial_, static_cast<size_t>(q.rows) * s.n_heads * n_splits * (s.head_dim + 2) * sizeof(float)));
-  launch_attention(a, n_splits, split_len, partial, mma);
+  launch_attention(a, n_splits, split.split_len, partial, split.kind);
 }
 
 void CudaBackend::swiglu(Act gate, Act up, Act out) {

@@ -38,6 +38,11 @@ struct CudaOptions {
   // head_dim 64 or 128; cuda_attention.cu). Off: the register kernel (the same sums in
   // another order), for comparisons.
   bool attention_mma = true;
+  // Those tensor-core split launches with each (row, GQA group)'s segments as one
+  // cluster's blocks, which merge them without a combine pass (at most 16 segments, where
+  // the device keeps every cluster resident at once). Off: segments merged by a combine
+  // launch, for comparisons.
+  bool attention_cluster = true;
 };
 
 class StepGraphs;

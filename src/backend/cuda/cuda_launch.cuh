@@ -82,13 +82,16 @@ inline void record_arg(StepRecord& r, const AttentionArgs& a) {
   record_arg(r, f16_operands);
 }
 
+// cluster_x > 1: the grid's blocks in clusters of cluster_x along x (sm_90), whose blocks
+// are resident together and may read each other's shared memory.
 template <class... Params, class... Args>
-void launch_kernel(bool chained, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, Args... args) {
+void launch_kernel(bool chained, unsigned cluster_x, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                   Args... args) {
   const LaunchQueue& q = launch_queue();
   if (q.record) {
     StepRecord& r = *q.record;
     const void* fn = reinterpret_cast<const void*>(kernel);
-    const unsigned dims[6] = {grid.x, grid.y, grid.z, block.x, block.y, block.z};
+    const unsigned dims[7] = {grid.x, grid.y, grid.z, block.x, block.y, block.z, cluster_x};
     const uint64_t flags = chained;
     record_arg(r, fn), record_arg(r, dims), record_arg(r, smem), record_arg(r, flags);
     (record_arg(r, static_cast<Params>(args)), ...);
@@ -99,18 +102,32 @@ void launch_kernel(bool chained, void (*kernel)(Params...), dim3 grid, dim3 bloc
   cfg.blockDim = block;
   cfg.dynamicSmemBytes = smem;
   cfg.stream = static_cast<cudaStream_t>(q.stream);
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchAttribute attr[2];
+  unsigned n = 0;
+  if (chained && chained_launches_enabled()) {
+    attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[n++].val.programmaticStreamSerializationAllowed = 1;
+  }
+  if (cluster_x > 1) {
+    attr[n].id = cudaLaunchAttributeClusterDimension;
+    attr[n++].val.clusterDim = {cluster_x, 1, 1};
+  }
   cfg.attrs = attr;
-  cfg.numAttrs = chained && chained_launches_enabled() ? 1 : 0;
+  cfg.numAttrs = n;
   check(cudaLaunchKernelEx(&cfg, kernel, static_cast<Params>(args)...), chained ? "chained launch" : "launch");
 }
 
 // A kernel that may start before the previous one of its stream ends (see above).
 template <class... Params, class... Args>
 void launch_chained(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, Args... args) {
-  launch_kernel(true, kernel, grid, block, smem, args...);
+  launch_kernel(true, 1, kernel, grid, block, smem, args...);
+}
+
+// launch_chained in clusters of cluster_x blocks along x.
+template <class... Params, class... Args>
+void launch_chained_cluster(unsigned cluster_x, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                            Args... args) {
+  launch_kernel(true, cluster_x, kernel, grid, block, smem, args...);
 }
 
 // Blocks of `kernel` resident on the whole GPU at once with `threads` threads and `smem`
@@ -133,7 +150,7 @@ int resident_blocks(void (*kernel)(Params...), int threads, size_t smem) {
 // A kernel that starts after the previous one of its stream has ended.
 template <class... Params, class... Args>
 void launch_plain(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, Args... args) {
-  launch_kernel(false, kernel, grid, block, smem, args...);
+  launch_kernel(false, 1, kernel, grid, block, smem, args...);
 }
 
 }  // namespace greta::cuda

@@ -164,19 +164,28 @@ struct AttentionArgs {
   // differ only in the order of their sums.
   bool f16_operands = false;
 };
+// Which kernel takes the split launches of the f16 kernel in the fast precision (sm_90,
+// head_dim 64 or 128; the same sums in other orders): Registers keeps them on the register
+// kernel; TensorCores streams the cache rows through shared memory and multiplies on the
+// tensor cores, segments merged by a combine pass; Cluster does so with each (row, GQA
+// group)'s segments as the blocks of one cluster, which merge them themselves (at most 16
+// segments, where the device keeps all clusters resident at once; TensorCores otherwise).
+enum class SplitKernel { Registers, TensorCores, Cluster };
+// The kernel that takes a's split launches over max_keys keys when `wanted` is asked for:
+// TensorCores instead of Cluster where the cluster launch does not apply or its segments
+// would be too long to pay (past 1280 keys each: 10240 keys over 8).
+SplitKernel split_kernel_for(const AttentionArgs& a, SplitKernel wanted, int64_t max_keys);
 // Splits each row's keys into n_splits segments of split_len keys (a multiple of 128),
 // or, with split_len 0 (only where attention_even_segments), into n_splits segments of
 // equal length cut on the device from the row's own key count; with n_splits > 1,
 // `partial` holds rows*n_heads*n_splits*(head_dim+2) floats and a second pass combines
-// the segments. mma: split launches of the f16 kernel in the fast precision stream the
-// cache rows through shared memory and multiply on the tensor cores where they can (sm_90,
-// head_dim 64 or 128); the same sums in another order.
-void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial, bool mma);
+// the segments (unless the cluster launch merges them).
+void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial, SplitKernel kind);
 // Whether launch_attention takes a's rows to the f16 kernel, which can cut even segments.
 bool attention_even_segments(const AttentionArgs& a);
-// For that kernel: the segments a row may have with all blocks resident at once (1 to 64),
-// for launch_attention with the same `mma`.
-int attention_segments_in_one_wave(const AttentionArgs& a, bool mma);
+// For that kernel: the segments a row may have with all blocks resident at once (1 to 64;
+// for the cluster launch, its cap), for launch_attention with the same `kind`.
+int attention_segments_in_one_wave(const AttentionArgs& a, SplitKernel kind);
 // Prefill attention on tensor cores (flash attention): needs an f16 cache and head_dim a
 // multiple of 8 up to 128. Query tiles × key tiles with an online softmax in f32; q is
 // rounded to f16 for the q·k products and each probability to f16 for the p·v products,
