@@ -149,7 +149,8 @@ __global__ void __launch_bounds__(32 * (CW + 1)) attention_f16_mma_kernel(Attent
         // Boxes that hold keys of the segment (every consumer warp with a key reads all 16
         // rows of its tile, so boxes of 32 keys cover them).
         int boxes = 1;
-        if constexpr (kCluster) boxes = static_cast<int>(min(int64_t{kMmaKeys / kBoxRows}, (end - key + kBoxRows - 1) / kBoxRows));
+        if constexpr (kCluster)
+          boxes = static_cast<int>(min(int64_t{kMmaKeys / kBoxRows}, (end - key + kBoxRows - 1) / kBoxRows));
         const uint32_t dst = ring0 + 2u * kHalf * s;
         wg::mbar_arrive_expect_tx(full0 + 8u * s, 2u * kBoxes * boxes * kBoxRows * 128);
 #pragma unroll

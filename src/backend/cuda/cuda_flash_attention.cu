@@ -24,6 +24,7 @@
 #include <stdexcept>
 
 #include "backend/cuda/cuda_launch.cuh"
+#include "backend/cuda/cuda_mma.cuh"
 #include "backend/cuda/cuda_ops.h"
 
 namespace greta::cuda {
@@ -33,48 +34,14 @@ constexpr int kRows = 64;  // query rows per block (16 per warp)
 constexpr int kKeys = 64;  // keys per block step
 constexpr int kThreads = 128;
 
-__device__ __forceinline__ uint32_t smem_addr(const void* p) {
-  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
-}
+using mma::smem_addr;
+using mma::split_half2;
 
 __device__ __forceinline__ void cp_async16(void* dst, const void* src) {
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(smem_addr(dst)), "l"(src) : "memory");
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 __device__ __forceinline__ void cp_async_wait_one() { asm volatile("cp.async.wait_group 1;" ::: "memory"); }
-
-__device__ __forceinline__ void ldmatrix_x4(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-__device__ __forceinline__ void ldmatrix_x4_trans(uint32_t (&r)[4], const void* p) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_addr(p)));
-}
-
-// c (16×8 f32) += a (16×16 f16, row) · b (16×8 f16, col).
-__device__ __forceinline__ void mma(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
-      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-__device__ __forceinline__ uint32_t pack_half2(float lo, float hi) {
-  const __half2 h = __floats2half2_rn(lo, hi);
-  return *reinterpret_cast<const uint32_t*>(&h);
-}
-
-// The two f16 parts of a pair of probabilities: hi = rn(p), lo = rn(p − hi) (p − hi is
-// exact in f32).
-__device__ __forceinline__ void split_half2(float a, float b, uint32_t& hi, uint32_t& lo) {
-  const __half2 h = __floats2half2_rn(a, b);
-  const float2 hf = __half22float2(h);
-  hi = *reinterpret_cast<const uint32_t*>(&h);
-  lo = pack_half2(a - hf.x, b - hf.y);
-}
 
 template <int HD>
 __global__ void __launch_bounds__(kThreads, 2) flash_attention_kernel(AttentionArgs a) {
@@ -139,7 +106,7 @@ __global__ void __launch_bounds__(kThreads, 2) flash_attention_kernel(AttentionA
   uint32_t qf[HD / 16][4];
 #pragma unroll
   for (int kk = 0; kk < HD / 16; ++kk)
-    ldmatrix_x4(qf[kk], qs + (warp * 16 + (lane % 16)) * kStride + kk * 16 + 8 * (lane / 16));
+    mma::ldmatrix_x4(smem_addr(qs + (warp * 16 + (lane % 16)) * kStride + kk * 16 + 8 * (lane / 16)), qf[kk]);
 
   const float sl = 1.4426950408889634f / sqrtf(static_cast<float>(hd));  // log2(e)/sqrt(d): exp2 below
   float o[HD / 8][4];
@@ -163,9 +130,10 @@ __global__ void __launch_bounds__(kThreads, 2) flash_attention_kernel(AttentionA
 #pragma unroll
       for (int np = 0; np < kKeys / 16; ++np) {
         uint32_t r[4];
-        ldmatrix_x4(r, kb + (np * 16 + (lane % 8) + 8 * (lane / 16)) * kStride + kk * 16 + 8 * ((lane / 8) % 2));
-        mma(s[2 * np], qf[kk], r[0], r[1]);
-        mma(s[2 * np + 1], qf[kk], r[2], r[3]);
+        const __half* row = kb + (np * 16 + (lane % 8) + 8 * (lane / 16)) * kStride;
+        mma::ldmatrix_x4(smem_addr(row + kk * 16 + 8 * ((lane / 8) % 2)), r);
+        mma::mma_16816(s[2 * np], qf[kk], r[0], r[1]);
+        mma::mma_16816(s[2 * np + 1], qf[kk], r[2], r[3]);
       }
 
     // Scale to log2 units and mask keys past each row's position.
@@ -224,11 +192,11 @@ __global__ void __launch_bounds__(kThreads, 2) flash_attention_kernel(AttentionA
 #pragma unroll
       for (int dp = 0; dp < HD / 16; ++dp) {
         uint32_t r[4];
-        ldmatrix_x4_trans(r, vb + (kk * 16 + (lane % 16)) * kStride + dp * 16 + 8 * (lane / 16));
-        mma(o[2 * dp], pl, r[0], r[1]);
-        mma(o[2 * dp + 1], pl, r[2], r[3]);
-        mma(o[2 * dp], ph, r[0], r[1]);
-        mma(o[2 * dp + 1], ph, r[2], r[3]);
+        mma::ldmatrix_x4_trans(smem_addr(vb + (kk * 16 + (lane % 16)) * kStride + dp * 16 + 8 * (lane / 16)), r);
+        mma::mma_16816(o[2 * dp], pl, r[0], r[1]);
+        mma::mma_16816(o[2 * dp + 1], pl, r[2], r[3]);
+        mma::mma_16816(o[2 * dp], ph, r[0], r[1]);
+        mma::mma_16816(o[2 * dp + 1], ph, r[2], r[3]);
       }
     }
     __syncthreads();  // this buffer is refilled by the next iteration's copy
