@@ -412,7 +412,7 @@ int attention_cluster_segments(const AttentionArgs& a, int hb) {
   if (auto it = known.find(key); it != known.end()) return it->second;
   int best = 0;
   with_mma_kernel<Clustered>(a, hb, [&](auto kernel, size_t smem) {
-    for (int n = kMaxClusterSegments; n >= 2 && best == 0; n /= 2) {
+    for (int n = kMaxClusterSegments; n >= 2 && best == 0; --n) {
       cudaLaunchConfig_t cfg = {};
       cfg.gridDim = dim3(static_cast<unsigned>(n), static_cast<unsigned>(clusters), 1);
       cfg.blockDim = dim3(threads_of<Clustered>());

@@ -497,7 +497,7 @@ DecodeSplit decode_split(Route route, const AttentionArgs& a, int64_t n_ctx, int
   if (route == Route::Gemv && attention_even_segments(a)) {
     // The f16 kernel (one block per GQA group) splits caches of more than 128 keys into
     // segments of at least 64 keys, as many as keep its blocks in one wave (49 for the 8B
-    // shape on 132 multiprocessors; the cluster launch's cap, 8 there), and cuts each row's
+    // shape on 132 multiprocessors; the cluster launch's cap, 9 there), and cuts each row's
     // keys into even segments itself: once the cap is reached every step has the same
     // launch (one graph). Rounding the segments to 128 keys on the host had left 22
     // segments of 384 keys at 8200 keys (176 blocks); H100, tg128 @ d8192 296 -> 308-310

@@ -173,7 +173,7 @@ struct AttentionArgs {
 enum class SplitKernel { Registers, TensorCores, Cluster };
 // The kernel that takes a's split launches over max_keys keys when `wanted` is asked for:
 // TensorCores instead of Cluster where the cluster launch does not apply or its segments
-// would be too long to pay (past 1280 keys each: 10240 keys over 8).
+// would be too long to pay (past 1280 keys each: 11520 keys over 9 on an H200).
 SplitKernel split_kernel_for(const AttentionArgs& a, SplitKernel wanted, int64_t max_keys);
 // Splits each row's keys into n_splits segments of split_len keys (a multiple of 128),
 // or, with split_len 0 (only where attention_even_segments), into n_splits segments of
