@@ -318,7 +318,8 @@ CUtensorMap known_cache_map(const AttentionArgs& a, const void* cache, int box_r
 // multiprocessor; three stages, two blocks, were slower in decode: H100, tg128 @ d8192
 // 353.2 / 356.3 against 360.7 / 357.1, d512 414.6 / 411.7 against 416.1 / 412.6), and
 // cluster launches (eight consumer warps, three stages of 64 KB: one block a
-// multiprocessor).
+// multiprocessor; four warps with two or three stages of 32 KB, or eight with two, were
+// the same or slower in decode on an H200).
 struct Plain {
   static constexpr int kConsumers = kWarps, kStages = 2, kBoxRows = stage_keys<kWarps>();
   static constexpr bool kCluster = false;
@@ -327,6 +328,7 @@ struct Clustered {
   static constexpr int kConsumers = 8, kStages = 3, kBoxRows = 32;
   static constexpr bool kCluster = true;
 };
+
 // Shared memory of an instance: the ring, the warps' results (and the cluster's block
 // results), the barriers, and 1024 bytes of slack to align the ring.
 template <int HD, int HB, class L>
