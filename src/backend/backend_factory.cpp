@@ -53,6 +53,9 @@ std::unique_ptr<Backend> make_backend(const std::string& name, int threads, cons
     // GRETA_CUDA_ATTN_CLUSTER=0 merges those segments with a combine launch, for comparisons.
     const char* attn_cluster = std::getenv("GRETA_CUDA_ATTN_CLUSTER");
     options.attention_cluster = !(attn_cluster && std::strcmp(attn_cluster, "0") == 0);
+    // GRETA_CUDA_NORM_PARTS=0 keeps the add + rmsnorm kernel between decode products, for comparisons.
+    const char* norm_parts = std::getenv("GRETA_CUDA_NORM_PARTS");
+    options.norm_parts = !(norm_parts && std::strcmp(norm_parts, "0") == 0);
     return std::make_unique<cuda::CudaBackend>(0, options);
 #else
     throw InputError("this greta was built without the CUDA backend: use --backend cpu");

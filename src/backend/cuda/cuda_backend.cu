@@ -301,7 +301,10 @@ void CudaBackend::rmsnorm(Act x, const Weight& w, float eps, Act out) {
 void CudaBackend::matmul(const Weight& w, Act x, Act out, Route route) {
   const Product p{&w, out};
   if (chain_products(&p, 1, x, route)) return;
+  std::optional<PendingNorm> norm = take_norm(x);
   settle();
+  if (link_product(w, x, out, route, norm)) return;
+  materialize(norm);
   const bool plain = w.type == TensorType::F32 || w.type == TensorType::F16 || w.type == TensorType::BF16;
   require(x.cols >= w.cols && out.cols >= w.rows, "matmul shapes do not fit");
   require(plain || (reinterpret_cast<uintptr_t>(x.data) % 16 == 0 && x.cols % 4 == 0),
@@ -369,11 +372,13 @@ void for_each_gemv_group(const Backend::Product* products, int n, Fits fits, Gro
 
 void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
   if (chain_products(products, n, x, route)) return;
+  std::optional<PendingNorm> norm = take_norm(x);  // the first launch may stage it
   settle();
   // Products that take the same tensor-core GEMV go in one launch, the others alone; q and
   // k of Q4_K with v of Q6_K also go in one (a kernel of both formats). Each row's result is
   // the same as in its own launch.
   if (n > 64) {
+    materialize(norm);
     Backend::matmuls(products, n, x, route);
     return;
   }
@@ -402,12 +407,24 @@ void CudaBackend::matmuls(const Product* products, int n, Act x, Route route) {
     std::copy(launches[1].t, launches[1].t + launches[1].m, both + launches[0].m);
     const NextProduct* next = launching_product(both, launches[0].m + launches[1].m, false);
     if (launch_gemv_f16_two_formats(launches[0].w->type, launches[0].t, launches[0].m, launches[1].w->type,
-                                    launches[1].t, launches[1].m, launches[0].w->cols, x.data, x.rows, next))
+                                    launches[1].t, launches[1].m, launches[0].w->cols, norm ? norm->src : x.data,
+                                    x.rows, next, norm ? norm->link : NormLink{})) {
+      norm.reset();
       return;
+    }
     product_declined();
   }
   for (int i = 0; i < n_launches; ++i) {
     const Launch& l = launches[i];
+    if (norm && l.m > 0) {  // the first launch stages the pending row (and stores it for the others)
+      if (launch_gemv_f16_linked(l.w->type, l.t, l.m, l.w->cols, norm->src, launching_product(l.t, l.m, false),
+                                 norm->link)) {
+        norm.reset();
+        continue;
+      }
+      product_declined();
+    }
+    materialize(norm);
     if (l.m > 0)
       launch_gemv_f16_group(l.w->type, l.t, l.m, l.w->cols, x.data, x.cols, x.rows, launching_product(l.t, l.m, false));
     else
@@ -435,6 +452,32 @@ void CudaBackend::add_rmsnorm(Act a, Act b, Act sum_out, const Weight& w, float 
     chain_->add_rmsnorm(a.data, b.data, sum_out.data, static_cast<const float*>(w.data), eps, a.cols, norm_out.data);
     return;
   }
+  if (held_ && held_->out.data == b.data && a.rows == 1 && a.cols == held_->w.rows && a.cols <= kNormLinkMaxCols &&
+      norm_out.data != sum_out.data) {  // (the consuming launch reads sum_out while its block 0 stores norm_out)
+    // b's product, held for this: its tile ends form a + b and the tile sums (NormLink).
+    const HeldProduct h = *held_;
+    held_.reset();
+    const int n_sums = static_cast<int>((h.w.rows + 15) / 16);
+    auto* sums = static_cast<double*>(scratch(tile_sums_, static_cast<size_t>(n_sums) * sizeof(double)));
+    const GemvTarget t{h.w.data, h.w.row_bytes(), h.w.rows, b.data, b.cols};
+    NormLink produce;
+    produce.residual = a.data;
+    produce.sum_out = sum_out.data;
+    produce.sums_out = sums;
+    if (launch_gemv_f16_linked(h.w.type, &t, 1, h.w.cols, h.x.data, launching_product(&t, 1, false), produce)) {
+      NormLink consume;
+      consume.sums_in = sums;
+      consume.gain = static_cast<const float*>(w.data);
+      consume.out = norm_out.data;
+      consume.n_sums = n_sums;
+      consume.eps = eps;
+      pending_norm_ = PendingNorm{sum_out.data, a.cols, consume};
+      ++norm_links_;
+      return;
+    }
+    product_declined();
+    held_ = h;  // launched plainly by settle()
+  }
   settle();
   launch_add_rmsnorm(a.data, b.data, sum_out.data, static_cast<const float*>(w.data), eps, a.rows, a.cols,
                      norm_out.data);
@@ -445,15 +488,21 @@ void CudaBackend::gate_up_swiglu(const Weight& w_gate, const Weight& w_up, Act x
   // One token on the tensor-core route: one launch whose tile ends also store the SwiGLU
   // (the decode chain, when on, takes the three ops itself).
   const Product pg{&w_gate, gate}, pu{&w_up, up};
+  std::optional<PendingNorm> norm = take_norm(x);  // staged by the launch where it can
   if (!chain_on() && x.rows == 1 && w_gate.type == w_up.type && w_gate.cols == w_up.cols && w_gate.rows == w_up.rows &&
       act.cols >= w_gate.rows && f16_gemv_product(pg, x, route) && f16_gemv_product(pu, x, route)) {
     settle();
     const GemvTarget tg{w_gate.data, w_gate.row_bytes(), w_gate.rows, gate.data, gate.cols};
     const GemvTarget tu{w_up.data, w_up.row_bytes(), w_up.rows, up.data, up.cols};
     const GemvTarget pair[] = {tg, tu};
-    if (launch_gemv_f16_swiglu(w_gate.type, tg, tu, act.data, w_gate.cols, x.data, launching_product(pair, 2, true)))
+    if (launch_gemv_f16_swiglu(w_gate.type, tg, tu, act.data, w_gate.cols, norm ? norm->src : x.data,
+                               launching_product(pair, 2, true), norm ? norm->link : NormLink{}))
       return;
     product_declined();
+  }
+  if (norm) {  // not staged by a launch: on its own first (norm is only taken outside the decode chain)
+    settle();
+    materialize(norm);
   }
   Backend::gate_up_swiglu(w_gate, w_up, x, gate, up, act, route);
 }
@@ -594,7 +643,51 @@ void CudaBackend::synchronize() {
 int64_t CudaBackend::chain_launches() const { return chain_ ? chain_->launches() : 0; }
 
 void CudaBackend::settle() {
+  launch_held();
+  std::optional<PendingNorm> norm;
+  norm.swap(pending_norm_);
+  materialize(norm);
   if (chain_) chain_->flush();
+}
+
+bool CudaBackend::norm_parts_on() const {
+  return in_step_ && options_.norm_parts && !chain_ && sm_major_ >= 9;
+}
+
+std::optional<CudaBackend::PendingNorm> CudaBackend::take_norm(Act x) {
+  std::optional<PendingNorm> norm;
+  if (pending_norm_ && pending_norm_->link.out == x.data && x.rows == 1) norm.swap(pending_norm_);
+  return norm;
+}
+
+void CudaBackend::materialize(std::optional<PendingNorm>& norm) {
+  if (!norm) return;
+  const NormLink& l = norm->link;
+  launch_rmsnorm_from_tile_sums(norm->src, l.sums_in, l.n_sums, l.gain, l.eps, norm->cols, l.out);
+  norm.reset();
+}
+
+void CudaBackend::launch_held() {
+  if (!held_) return;
+  const HeldProduct h = *held_;
+  held_.reset();
+  const GemvTarget t{h.w.data, h.w.row_bytes(), h.w.rows, h.out.data, h.out.cols};
+  launch_gemv_f16_group(h.w.type, &t, 1, h.w.cols, h.x.data, h.x.cols, h.x.rows, launching_product(&t, 1, false));
+}
+
+bool CudaBackend::link_product(const Weight& w, Act x, Act out, Route route, std::optional<PendingNorm>& norm) {
+  if (!norm_parts_on() || x.rows != 1 || !f16_gemv_product(Product{&w, out}, x, route)) return false;
+  const GemvTarget t{w.data, w.row_bytes(), w.rows, out.data, out.cols};
+  if (norm) {  // the consuming side: the product stages the pending row
+    if (!launch_gemv_f16_linked(w.type, &t, 1, w.cols, norm->src, launching_product(&t, 1, false), norm->link)) {
+      product_declined();
+      return false;
+    }
+    norm.reset();
+    return true;
+  }
+  held_ = HeldProduct{w, x, out};  // until the next op: an add_rmsnorm of `out` may take it
+  return true;
 }
 
 const NextProduct* CudaBackend::launching_product(const GemvTarget* t, int n, bool pair) {
@@ -646,6 +739,8 @@ void CudaBackend::run_step(const StepInputs& in, const std::function<void()>& op
       ops();
     } catch (...) {
       in_step_ = false;
+      held_.reset();  // a step that failed launches nothing more
+      pending_norm_.reset();
       throw;
     }
     in_step_ = false;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,12 @@ struct CudaOptions {
   // the device keeps every cluster resident at once). Off: segments merged by a combine
   // launch, for comparisons.
   bool attention_cluster = true;
+  // Inside run_step, the add + rmsnorm between two one-token products on the streamed
+  // kernel is split over them (NormLink in cuda_ops.h: the first adds the residual and
+  // sums each tile's squares at its tile ends, the next normalizes while it stages its
+  // input), so no kernel of its own sits between them. Off: the add + rmsnorm kernel, for
+  // comparisons (the rows are the same but for the order of the squares' double sum).
+  bool norm_parts = true;
 };
 
 class StepGraphs;
@@ -96,6 +103,8 @@ class CudaBackend final : public Backend {
   const StepGraphs* step_graphs() const { return graphs_.get(); }
   // Decode chains launched or recorded so far (0 without them), for tests.
   int64_t chain_launches() const;
+  // Add + rmsnorms split over two products (NormLink) so far, launched or recorded, for tests.
+  int64_t norm_links() const { return norm_links_; }
   int64_t device_memory_in_use() const override;
   // Tensor-core prefill converts each weight matrix per call: 2048-row chunks spread that.
   int64_t preferred_chunk_rows() const override { return options_.tensor_cores ? 2048 : 512; }
@@ -158,6 +167,31 @@ class CudaBackend final : public Backend {
   // expected after it (nullptr outside run_step). product_declined: that launch did not happen.
   const NextProduct* launching_product(const GemvTarget* t, int n, bool pair);
   void product_declined();
+  // NormLink inside run_step: a one-token product held back until the next op shows
+  // whether an add_rmsnorm of its output follows (then it launches as the producing side),
+  // and the normalized row that such a launch left for the next product to stage (its
+  // consuming side). settle() launches a held product plainly and a pending row on its own.
+  struct HeldProduct {
+    Weight w;
+    Act x, out;
+  };
+  struct PendingNorm {
+    const float* src;  // a + b
+    int64_t cols;
+    NormLink link;     // the consuming side
+  };
+  std::optional<HeldProduct> held_;
+  std::optional<PendingNorm> pending_norm_;
+  Scratch tile_sums_;  // the producing side's tile sums (one row's: at most 256 doubles)
+  int64_t norm_links_ = 0;
+  bool norm_parts_on() const;
+  // Holds a one-token product for a NormLink (true), or launches it as the consuming side
+  // of the pending row `norm` (true), or neither (false: nothing launched).
+  bool link_product(const Weight& w, Act x, Act out, Route route, std::optional<PendingNorm>& norm);
+  // The pending row if x is it (taken: launched as a consuming side or materialized by the caller).
+  std::optional<PendingNorm> take_norm(Act x);
+  void materialize(std::optional<PendingNorm>& norm);
+  void launch_held();
   Scratch w16_, x16_;  // f16 operands of the tensor-core matmul (weights dequantized per call)
   Scratch chain_silu_;  // silu(gate) of a decode chain's SwiGLU
   // Rows up to which a Route::Gemm product runs the GEMV kernel (a logits row): converting

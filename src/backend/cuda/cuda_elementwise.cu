@@ -9,6 +9,7 @@
 
 #include "backend/cuda/cuda_dequant.cuh"
 #include "backend/cuda/cuda_launch.cuh"
+#include "backend/cuda/cuda_norm_parts.cuh"
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/cuda_row_ops.cuh"
 
@@ -172,6 +173,16 @@ __global__ void rope_qk_store_kernel(float* __restrict__ q, float* __restrict__ 
   store_elem(vc + dst + 1, vr[1]);
 }
 
+// A NormLink's consuming side on its own: the scale from the tile sums (every warp forms
+// the same), then out = rms(x) · gain with the rmsnorm kernel's expression.
+__global__ void rmsnorm_from_tile_sums_kernel(const float* x, const double* sums, int n_sums,
+                                              const float* __restrict__ g, float eps, int64_t cols,
+                                              float* __restrict__ out) {
+  wait_for_prior_kernels();
+  const float scale = scale_from_tile_sums(sums, n_sums, cols, eps);
+  for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) out[i] = rms_apply(x[i], scale, g[i]);
+}
+
 __global__ void f16_to_f32_kernel(const __half* __restrict__ src, int64_t n, float* __restrict__ dst) {
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (idx < n) dst[idx] = __half2float(src[idx]);
@@ -223,6 +234,12 @@ void launch_add_rmsnorm(const float* a, const float* b, float* sum, const float*
   launch_chained(rmsnorm_kernel<true>, dim3(static_cast<unsigned>(rows)), dim3(kNormThreads), 0, a, b, sum, g, eps,
                  cols, out);
   check_launch("add_rmsnorm");
+}
+
+void launch_rmsnorm_from_tile_sums(const float* x, const double* sums, int n_sums, const float* g, float eps,
+                                   int64_t cols, float* out) {
+  launch_chained(rmsnorm_from_tile_sums_kernel, dim3(1), dim3(kNormThreads), 0, x, sums, n_sums, g, eps, cols, out);
+  check_launch("rmsnorm from tile sums");
 }
 
 void launch_rope(float* x, int64_t rows, int64_t cols, int head_dim, int rope_dim, const float* cos_sin) {

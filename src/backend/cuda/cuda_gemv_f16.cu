@@ -215,10 +215,10 @@ constexpr int kPrefetchRowBytes = 2880;
 // tiles (HeldX; H100, 8B q4_k_m: tg128 +1%, the same bits). next: the product launched
 // after this one (none: n = 0; next_pair: a gate and up pair), whose first tile of this
 // block's index the producer prefetches into L2 once its own copies are issued.
-template <class F, class F2, int W, int kFillBatch, bool kSwiGLU, int kHeld = 0>
+template <class F, class F2, int W, int kFillBatch, bool kSwiGLU, int kHeld = 0, bool kLinked = false>
 __global__ void __launch_bounds__(32 * (W + 1), 1)
     gemv_f16_ring_kernel(const GemvGroup grp, int n_first, int64_t k, const float* x, int n_stages,
-                         const GemvGroup next, int next_pair) {
+                         const GemvGroup next, int next_pair, const NormLink link) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // launched on sm_90 devices only (launch_ring)
   constexpr bool kMixed = !std::is_same_v<F, F2>;
   constexpr uint32_t kStageBytes =
@@ -252,9 +252,28 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
     return;
   }
 
-  wait_for_prior_kernels();
-  fill_x<F, kFillBatch>(xs, x, n_steps, static_cast<int>(threadIdx.x), 32 * W);
-  if constexpr (kMixed) fill_x<F2, kFillBatch>(xs2, x, n_steps2, static_cast<int>(threadIdx.x), 32 * W);
+  const int tid = static_cast<int>(threadIdx.x), lane = tid % 32;
+  bool staged = false;
+  if constexpr (kLinked && kFillBatch == 1) {
+    if (link.sums_in) {  // x is a + b: stage rms(x) · gain (NormLink)
+      NormedFill<F> nf(n_steps, tid, 32 * W);
+      NormedFill<F2> nf2(n_steps2, tid, 32 * W);
+      nf.load_gain(link.gain);
+      if constexpr (kMixed) nf2.load_gain(link.gain);
+      wait_for_prior_kernels();
+      nf.load_x(x);
+      if constexpr (kMixed) nf2.load_x(x);
+      const float scale = scale_from_tile_sums(link.sums_in, link.n_sums, k, link.eps);
+      nf.store(xs, scale, blockIdx.x == 0 ? link.out : nullptr);
+      if constexpr (kMixed) nf2.store(xs2, scale, nullptr);
+      staged = true;
+    }
+  }
+  if (!staged) {
+    wait_for_prior_kernels();
+    fill_x<F, kFillBatch>(xs, x, n_steps, tid, 32 * W);
+    if constexpr (kMixed) fill_x<F2, kFillBatch>(xs2, x, n_steps2, tid, 32 * W);
+  }
   sync_threads_of(32 * W);
   int st = 0;
   uint32_t phase = 0;
@@ -264,8 +283,20 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
     for (int tile = static_cast<int>(blockIdx.x), j = 0; tile < n_tiles; tile += gridDim.x, ++j) {
       float acc[kAccs][4];
       zero(acc);
-      compute(tile, acc);
-      store_tile_async<W, kSwiGLU>(partial, part0, acc, grp, tile, j);
+      if constexpr (kLinked && !kSwiGLU && !kMixed) {
+        // NormLink's producing side (one matrix): the residual requested before the tile.
+        const int64_t r = static_cast<int64_t>(tile) * 16 + lane;
+        const bool mine = link.residual && warp == j % W && lane < 16 && r < grp.n_rows[0];
+        const float res = mine ? load_prior(link.residual + r) : 0.0f;
+        compute(tile, acc);
+        if (link.residual)
+          store_tile_async<W>(partial, part0, acc, grp, tile, j, ResidualRows{res, link.sum_out, link.sums_out});
+        else
+          store_tile_async<W>(partial, part0, acc, grp, tile, j);
+      } else {
+        compute(tile, acc);
+        store_tile_async<W, kSwiGLU>(partial, part0, acc, grp, tile, j);
+      }
     }
   };
   if constexpr (kHeld > 0) {
@@ -324,7 +355,7 @@ GemvGroup group_of(const NextProduct* next) {
 }
 template <class F, class F2, auto kKernel>
 bool launch_ring_kernel(const GemvGroup& grp, int n_first, int64_t k, const float* x, int64_t n_steps,
-                        int64_t n_steps2, const NextProduct* next) {
+                        int64_t n_steps2, const NextProduct* next, const NormLink& link) {
   const DeviceLimits& dev = device_limits();
   constexpr bool kMixed = !std::is_same_v<F, F2>;
   static const int64_t static_smem = [&] {  // the tile-end parts and their barriers, as compiled
@@ -342,19 +373,27 @@ bool launch_ring_kernel(const GemvGroup& grp, int n_first, int64_t k, const floa
   raise_smem(kKernel, smem, allowed);
   const int n_tiles = grp.first_tile[grp.n];
   launch_chained(kKernel, dim3(static_cast<unsigned>(std::min(n_tiles, dev.sms))), dim3(32 * (kWarps + 1)), smem, grp,
-                 n_first, k, x, stages, group_of(next), next && next->pair ? 1 : 0);
+                 n_first, k, x, stages, group_of(next), next && next->pair ? 1 : 0, link);
   return true;
 }
 
+// A NormLink's launches take their own instances (kLinked), so that the plain ones keep
+// their code as it was: the link's branches in the tile loop cost the plain launches ~2%.
+bool linked(const NormLink& link) { return link.sums_in || link.residual; }
+
 template <class F, class F2, bool kSwiGLU, int kHeld>
 bool launch_ring_held(const GemvGroup& grp, int n_first, int64_t k, const float* x, int64_t n_steps, int64_t n_steps2,
-                      const NextProduct* next) {
+                      const NextProduct* next, const NormLink& link) {
+  if (linked(link))
+    return launch_ring_kernel<F, F2, gemv_f16_ring_kernel<F, F2, kWarps, 1, kSwiGLU, kHeld, true>>(
+        grp, n_first, k, x, n_steps, n_steps2, next, link);
   return launch_ring_kernel<F, F2, gemv_f16_ring_kernel<F, F2, kWarps, 1, kSwiGLU, kHeld>>(grp, n_first, k, x, n_steps,
-                                                                                          n_steps2, next);
+                                                                                          n_steps2, next, link);
 }
 
 template <class F, class F2, int kFillBatch, bool kSwiGLU = false>
-bool launch_ring_with(const GemvGroup& grp, int n_first, int64_t k, const float* x, const NextProduct* next) {
+bool launch_ring_with(const GemvGroup& grp, int n_first, int64_t k, const float* x, const NextProduct* next,
+                      const NormLink& link = {}) {
   const DeviceLimits& dev = device_limits();
   constexpr bool kMixed = !std::is_same_v<F, F2>;
   const int64_t n_steps = k / F::kStep, n_steps2 = k / F2::kStep;
@@ -364,16 +403,19 @@ bool launch_ring_with(const GemvGroup& grp, int n_first, int64_t k, const float*
   // registers (HeldX), one instance a chunk count.
   if constexpr (kFillBatch == 1 && !kMixed) {
     const int64_t n_chunks = n_steps / F::kChunkSteps;
-    if (n_chunks == 1) return launch_ring_held<F, F2, kSwiGLU, 1>(grp, n_first, k, x, n_steps, n_steps2, next);
+    if (n_chunks == 1) return launch_ring_held<F, F2, kSwiGLU, 1>(grp, n_first, k, x, n_steps, n_steps2, next, link);
     if constexpr (held_chunks<F>() >= 2) {
-      if (n_chunks == 2) return launch_ring_held<F, F2, kSwiGLU, 2>(grp, n_first, k, x, n_steps, n_steps2, next);
+      if (n_chunks == 2) return launch_ring_held<F, F2, kSwiGLU, 2>(grp, n_first, k, x, n_steps, n_steps2, next, link);
     }
     if constexpr (held_chunks<F>() >= 4) {
-      if (n_chunks == 4) return launch_ring_held<F, F2, kSwiGLU, 4>(grp, n_first, k, x, n_steps, n_steps2, next);
+      if (n_chunks == 4) return launch_ring_held<F, F2, kSwiGLU, 4>(grp, n_first, k, x, n_steps, n_steps2, next, link);
     }
   }
+  if (linked(link))
+    return launch_ring_kernel<F, F2, gemv_f16_ring_kernel<F, F2, kWarps, kFillBatch, kSwiGLU, 0, true>>(
+        grp, n_first, k, x, n_steps, n_steps2, next, link);
   return launch_ring_kernel<F, F2, gemv_f16_ring_kernel<F, F2, kWarps, kFillBatch, kSwiGLU>>(grp, n_first, k, x, n_steps,
-                                                                                         n_steps2, next);
+                                                                                         n_steps2, next, link);
 }
 
 // Rows of more than four staged entries a consumer thread (the down products' K = 14336)
@@ -395,9 +437,24 @@ bool launch_ring(const GemvGroup& grp, int64_t n_steps, const float* x, const Ne
 // The gate and up products of one token with their SwiGLU at the tile ends (a pair's
 // tiles take eight rows of each; a 16-row tile of one matrix otherwise).
 template <class F>
-bool launch_ring_swiglu(const GemvGroup& grp, int64_t k, const float* x, const NextProduct* next) {
-  if (long_staging<F>(k)) return launch_ring_with<F, F, 16, true>(grp, grp.n, k, x, next);
-  return launch_ring_with<F, F, 1, true>(grp, grp.n, k, x, next);
+bool launch_ring_swiglu(const GemvGroup& grp, int64_t k, const float* x, const NextProduct* next,
+                        const NormLink& link) {
+  if (long_staging<F>(k)) return !link.sums_in && launch_ring_with<F, F, 16, true>(grp, grp.n, k, x, next);
+  return launch_ring_with<F, F, 1, true>(grp, grp.n, k, x, next, link);
+}
+
+// A NormLink's sides where a launch can take them: the consuming side with the plain
+// staging (rows of at most kNormLinkMaxCols), the producing side for one matrix.
+bool link_fits(const NormLink& link, int64_t k, int n_matrices) {
+  return (!link.sums_in || (k <= kNormLinkMaxCols && link.gain && link.n_sums > 0)) &&
+         (!link.residual || (n_matrices == 1 && link.sum_out && link.sums_out));
+}
+
+template <class F>
+bool launch_ring_linked(const GemvGroup& grp, int64_t k, const float* x, const NextProduct* next,
+                        const NormLink& link) {
+  if (long_staging<F>(k)) return !link.sums_in && launch_ring_with<F, F, 16>(grp, grp.n, k, x, next, link);
+  return launch_ring_with<F, F, 1>(grp, grp.n, k, x, next, link);
 }
 
 template <class F>
@@ -430,36 +487,54 @@ bool gemv_f16_supported(TensorType type, int64_t k, const float* x, int64_t ldx)
 
 bool launch_gemv_f16_two_formats(TensorType type, const GemvTarget* targets, int n, TensorType type2,
                                  const GemvTarget* targets2, int n2, int64_t k, const float* x, int64_t n_tokens,
-                                 const NextProduct* next) {
+                                 const NextProduct* next, const NormLink& link) {
   // Q4_K matrices with Q6_K ones, one token, rows short enough for the plain staging (the
   // q, k and v of the layers whose v is Q6_K; H100: the v launch alone took 3.6 us).
   if (n_tokens != 1 || n < 1 || n2 < 1 || n + n2 > GemvGroup::kMax || type != TensorType::Q4_K ||
-      type2 != TensorType::Q6_K || long_staging<Q4K>(k) || long_staging<Q6K>(k) || !aligned16(x))
+      type2 != TensorType::Q6_K || long_staging<Q4K>(k) || long_staging<Q6K>(k) || !aligned16(x) ||
+      link.residual || !link_fits(link, k, n + n2))
     return false;
   GemvTarget all[GemvGroup::kMax];
   std::copy(targets, targets + n, all);
   std::copy(targets2, targets2 + n2, all + n);
   const GemvGroup grp = make_gemv_group(all, n + n2);
-  if (!launch_ring_with<Q4K, Q6K, 1>(grp, n, k, x, next)) return false;
+  if (!launch_ring_with<Q4K, Q6K, 1>(grp, n, k, x, next, link)) return false;
   check_launch("gemv f16 (two formats)");
   return true;
 }
 
 bool launch_gemv_f16_swiglu(TensorType type, const GemvTarget& gate, const GemvTarget& up, float* act, int64_t k,
-                            const float* x, const NextProduct* next) {
+                            const float* x, const NextProduct* next, const NormLink& link) {
   // The separate SwiGLU kernel cost 1.9 us a layer on the step's chain (H100), and with it
   // gone the down product's blocks land as soon as gate + up's leave.
-  if (gate.n_rows != up.n_rows || gate.row_bytes != up.row_bytes || gate.n_rows < 1 || !aligned16(x)) return false;
+  if (gate.n_rows != up.n_rows || gate.row_bytes != up.row_bytes || gate.n_rows < 1 || !aligned16(x) ||
+      link.residual || !link_fits(link, k, 2))
+    return false;
   GemvGroup grp = make_pair_group(gate, up);
   grp.y[2] = act;
   bool launched = false;
   switch (type) {
-    case TensorType::Q4_K: launched = launch_ring_swiglu<Q4K>(grp, k, x, next); break;
-    case TensorType::Q6_K: launched = launch_ring_swiglu<Q6K>(grp, k, x, next); break;
-    case TensorType::F16: launched = k % F16::kStep == 0 && launch_ring_swiglu<F16>(grp, k, x, next); break;
+    case TensorType::Q4_K: launched = launch_ring_swiglu<Q4K>(grp, k, x, next, link); break;
+    case TensorType::Q6_K: launched = launch_ring_swiglu<Q6K>(grp, k, x, next, link); break;
+    case TensorType::F16: launched = k % F16::kStep == 0 && launch_ring_swiglu<F16>(grp, k, x, next, link); break;
     default: break;
   }
   if (launched) check_launch("gemv f16 (gate, up, swiglu)");
+  return launched;
+}
+
+bool launch_gemv_f16_linked(TensorType type, const GemvTarget* targets, int n, int64_t k, const float* x,
+                            const NextProduct* next, const NormLink& link) {
+  if (n < 1 || n > GemvGroup::kMax || !aligned16(x) || !link_fits(link, k, n)) return false;
+  const GemvGroup grp = make_gemv_group(targets, n);
+  bool launched = false;
+  switch (type) {
+    case TensorType::Q4_K: launched = launch_ring_linked<Q4K>(grp, k, x, next, link); break;
+    case TensorType::Q6_K: launched = launch_ring_linked<Q6K>(grp, k, x, next, link); break;
+    case TensorType::F16: launched = k % F16::kStep == 0 && launch_ring_linked<F16>(grp, k, x, next, link); break;
+    default: break;
+  }
+  if (launched) check_launch("gemv f16 (norm link)");
   return launched;
 }
 

@@ -8,12 +8,14 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "backend/cuda/cuda_dequant_f16.cuh"
 #include "backend/cuda/cuda_device_limits.cuh"
 #include "backend/cuda/cuda_launch.cuh"
 #include "backend/cuda/cuda_mbarrier.cuh"
 #include "backend/cuda/cuda_mma.cuh"
+#include "backend/cuda/cuda_norm_parts.cuh"
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/cuda_row_ops.cuh"
 
@@ -414,6 +416,46 @@ __device__ __forceinline__ void fill_x(uint2* xs, const float* x, int64_t n_step
     }
   }
 }
+// One token's input staged as rms(x) · gain (a NormLink's consuming side) in fill_x's
+// order, kEntries entries a thread at most (rows up to kNormLinkMaxCols at 256 threads).
+// load_gain before the wait (the gains are weights: no kernel writes them); after it,
+// load_x, then one scale for the block (scale_from_tile_sums, whose loads go out with
+// x's), then store: the staged pairs and, where `out` is given, the f32 row.
+template <class F>
+struct NormedFill {
+  static constexpr int kEntries = 4;
+  float4 g[kEntries], v[kEntries];
+  int tid, n_threads, entries;
+  __device__ NormedFill(int64_t n_steps, int tid_, int n_threads_)
+      : tid(tid_), n_threads(n_threads_), entries(static_cast<int>(n_steps) * F::kMmas * 4) {}
+  // The float offset in the row of entry i (fill_x's float4 group).
+  __device__ static int64_t offset(int i) {
+    constexpr int kPerStep = F::kMmas * 4;
+    return (i / kPerStep) * F::kStep + 4 * F::group((i / 4) % F::kMmas, i % 4);
+  }
+  __device__ void load_gain(const float* gain) {
+#pragma unroll
+    for (int k = 0; k < kEntries; ++k)
+      if (const int i = tid + k * n_threads; i < entries) g[k] = __ldg(reinterpret_cast<const float4*>(gain + offset(i)));
+  }
+  __device__ void load_x(const float* x) {
+#pragma unroll
+    for (int k = 0; k < kEntries; ++k)
+      if (const int i = tid + k * n_threads; i < entries) v[k] = load_prior(reinterpret_cast<const float4*>(x + offset(i)));
+  }
+  __device__ void store(uint2* xs, float scale, float* out) const {
+#pragma unroll
+    for (int k = 0; k < kEntries; ++k) {
+      const int i = tid + k * n_threads;
+      if (i >= entries) continue;
+      const float4 n = make_float4(rms_apply(v[k].x, scale, g[k].x), rms_apply(v[k].y, scale, g[k].y),
+                                   rms_apply(v[k].z, scale, g[k].z), rms_apply(v[k].w, scale, g[k].w));
+      xs[i] = b_pair<F::kPairStride>(n);
+      if (out) *reinterpret_cast<float4*>(out + offset(i)) = n;
+    }
+  }
+};
+
 template <class F>
 __device__ __forceinline__ void stage_x(uint2* xs, const float* x, int64_t n_steps) {
   fill_x<F>(xs, x, n_steps, static_cast<int>(threadIdx.x), static_cast<int>(blockDim.x));
@@ -456,6 +498,22 @@ __device__ __forceinline__ void add_parts_and_store(const float (&part)[W][16], 
     grp.y[mat][r] = v;
     side(mat, r, v);
   }
+}
+
+// The tile end of a NormLink's producing side (one matrix): the W parts added in warp
+// order and stored, their sum with the row's residual stored beside them, and the tile's
+// sum of squares of those sums.
+template <int W>
+__device__ __forceinline__ void add_parts_and_store_residual(const float (&part)[W][16], const GemvGroup& grp,
+                                                             int tile, const ResidualRows& res) {
+  const int lane = threadIdx.x % 32;
+  if (lane >= 16) return;
+  int64_t r;
+  const int mat = tile_slot_row<false>(grp, tile, lane, r);
+  const bool in_range = r < grp.n_rows[mat];
+  const float v = sum_parts<W>(part, lane);
+  if (in_range) grp.y[mat][r] = v;
+  res.store(tile, r, v, in_range);
 }
 
 // The tile end of a SwiGLU pair (tile_slot_row): lanes 0-15 add the W parts of their slot
@@ -501,6 +559,7 @@ __device__ __forceinline__ void store_tile_async(float (&part)[kRingParts][W][16
   if (warp == j % W) {
     wg::mbar_wait(full, round & 1);
     if constexpr (kSwiGLU) add_parts_and_store_swiglu<W>(part[b], grp, tile);
+    else if constexpr (std::is_same_v<Side, ResidualRows>) add_parts_and_store_residual<W>(part[b], grp, tile, side);
     else add_parts_and_store<W>(part[b], grp, tile, side);
     __syncwarp();
     if (lane == 0) wg::mbar_arrive(empty);

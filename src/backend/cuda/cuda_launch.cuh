@@ -74,6 +74,11 @@ void record_arg(StepRecord& r, const T& v) {
   r.append(&v, sizeof v);
 }
 
+inline void record_arg(StepRecord& r, const NormLink& l) {  // a float: not unique bytes by type, but no padding
+  static_assert(sizeof(NormLink) == 6 * sizeof(void*) + sizeof(int) + sizeof(float), "NormLink has no padding");
+  r.append(&l, sizeof l);
+}
+
 inline void record_arg(StepRecord& r, const AttentionArgs& a) {
   const int64_t kv_f16 = a.kv_f16, f16_operands = a.f16_operands;
   record_arg(r, a.q), record_arg(r, a.k_cache), record_arg(r, a.v_cache), record_arg(r, kv_f16);

@@ -55,18 +55,49 @@ struct NextProduct {
 };
 void launch_gemv_f16_group(TensorType type, const GemvTarget* targets, int n, int64_t k, const float* x, int64_t ldx,
                            int64_t n_tokens, const NextProduct* next = nullptr);
+// The add + rmsnorm between two one-token products of a decode step, split over the two
+// streamed launches instead of a kernel of its own on the step's chain of dependencies
+// (CudaOptions::norm_parts):
+// - the product that computes b (o, down) stores b and, at its tile ends, sum_out =
+//   `residual` (a) + b and the sum of squares (double) of each 16-row tile's sum_out rows
+//   in sums_out[tile];
+// - the next product (q, k, v; gate + up; the logits) takes that a + b as x, sums the
+//   n_sums tile sums in a fixed order, stages rms(x) · gain as its input (the rmsnorm
+//   kernel's expressions) and, in block 0, also stores that row in `out` for later readers.
+// Either side or both; all null: a plain launch. 56 bytes, no padding (step records).
+struct NormLink {
+  const float* residual = nullptr;  // producing side; nullptr: rows stored as computed
+  float* sum_out = nullptr;
+  double* sums_out = nullptr;
+  const double* sums_in = nullptr;  // consuming side; nullptr: x staged as it is
+  const float* gain = nullptr;
+  float* out = nullptr;
+  int n_sums = 0;
+  float eps = 0.0f;
+};
+// Rows a NormLink's consuming side takes (its staging holds four float4 entries a thread).
+constexpr int64_t kNormLinkMaxCols = 4096;
+// One token, one streamed launch of 1-3 matrices of one format with `link`'s sides (the
+// producing side: one matrix); false, and nothing launched, where the streamed kernel
+// does not apply (then the caller launches the plain product and the add + rmsnorm).
+bool launch_gemv_f16_linked(TensorType type, const GemvTarget* targets, int n, int64_t k, const float* x,
+                            const NextProduct* next, const NormLink& link);
+// The consuming side's row on its own (when no streamed launch takes it): out = rms(x) ·
+// gain with the scale from the n_sums tile sums, the bits the consuming launch stages.
+void launch_rmsnorm_from_tile_sums(const float* x, const double* sums, int n_sums, const float* g, float eps,
+                                   int64_t cols, float* out);
 // One launch for one token's products of two formats sharing x (Q4_K targets, then Q6_K
 // ones, 1-3 in all; each row with its own format's bits); false, and nothing launched,
 // where that is not supported (other formats, more tokens, long rows, before sm_90).
 bool launch_gemv_f16_two_formats(TensorType type, const GemvTarget* targets, int n, TensorType type2,
                                  const GemvTarget* targets2, int n2, int64_t k, const float* x, int64_t n_tokens,
-                                 const NextProduct* next = nullptr);
+                                 const NextProduct* next = nullptr, const NormLink& link = {});
 // One token's gate and up products (one format, one shape) in one launch that also writes
 // act = silu(gate) · up: gate, up and act get the bits of the two products and the swiglu
 // kernel. false, and nothing launched, where not supported (other formats, rows that are
 // not whole 2048-weight chunks, before sm_90).
 bool launch_gemv_f16_swiglu(TensorType type, const GemvTarget& gate, const GemvTarget& up, float* act, int64_t k,
-                            const float* x, const NextProduct* next = nullptr);
+                            const float* x, const NextProduct* next = nullptr, const NormLink& link = {});
 void launch_gemm(TensorType type, const void* w, int64_t row_bytes, int64_t n_rows, int64_t k, const float* x,
                  int64_t ldx, int64_t n_tokens, float* y, int64_t ldy);
 
