@@ -175,9 +175,8 @@ __global__ void rope_qk_store_kernel(float* __restrict__ q, float* __restrict__ 
 
 // A NormLink's consuming side on its own: the scale from the tile sums (every warp forms
 // the same), then out = rms(x) · gain with the rmsnorm kernel's expression.
-__global__ void rmsnorm_from_tile_sums_kernel(const float* x, const double* sums, int n_sums,
-                                              const float* __restrict__ g, float eps, int64_t cols,
-                                              float* __restrict__ out) {
+__global__ void rmsnorm_from_tile_sums_kernel(const float* x, const double* sums, int n_sums, const float* g,
+                                              float eps, int64_t cols, float* __restrict__ out) {
   wait_for_prior_kernels();
   const float scale = scale_from_tile_sums(sums, n_sums, cols, eps);
   for (int64_t i = threadIdx.x; i < cols; i += blockDim.x) out[i] = rms_apply(x[i], scale, g[i]);

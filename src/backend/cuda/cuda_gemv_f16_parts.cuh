@@ -436,7 +436,12 @@ struct NormedFill {
   __device__ void load_gain(const float* gain) {
 #pragma unroll
     for (int k = 0; k < kEntries; ++k)
-      if (const int i = tid + k * n_threads; i < entries) g[k] = __ldg(reinterpret_cast<const float4*>(gain + offset(i)));
+      if (const int i = tid + k * n_threads; i < entries) {
+        // Read as integers: the read-only path carries weights only as integer bits
+        // (tests/cuda/cuda_ptx_loads_test.cpp), floats through it would be activations.
+        const uint4 u = __ldg(reinterpret_cast<const uint4*>(gain + offset(i)));
+        g[k] = make_float4(__uint_as_float(u.x), __uint_as_float(u.y), __uint_as_float(u.z), __uint_as_float(u.w));
+      }
   }
   __device__ void load_x(const float* x) {
 #pragma unroll
