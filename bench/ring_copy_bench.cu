@@ -140,7 +140,10 @@ int main() {
   // Q4_K rows of K = 4096 (2304 bytes) and 14336 (8064), Q6_K (3360, 11760); chunks of 8
   // super-blocks as the GEMV copies them.
   const Case cases[] = {
+      {"Q4_K K=4096,  rows, 6 stages (the GEMV's)", 2304, 1152, 6, true, 16},
       {"Q4_K K=4096,  rows, 8 stages", 2304, 1152, 8, true, 16},
+      {"Q4_K K=4096,  rows, 12 stages", 2304, 1152, 12, true, 16},
+      {"Q6_K K=14336, rows, 6 stages (the GEMV's)", 11760, 1680, 6, true, 16},
       {"Q4_K K=14336, rows, 8 stages", 8064, 1152, 8, true, 16},
       {"Q4_K K=14336, rows, 4 stages", 8064, 1152, 4, true, 16},
       {"Q6_K K=4096,  rows, 6 stages", 3360, 1680, 6, true, 16},
