@@ -432,19 +432,12 @@ __global__ void attention_combine_kernel(const float* partial, int n_splits, int
   __syncthreads();
   float mx = -INFINITY;
   for (int s = 0; s < n_splits; ++s) mx = fmaxf(mx, ms[s]);
-  for (int s = threadIdx.x; s < n_splits; s += blockDim.x) es[s] = ms[s] == -INFINITY ? 0.0f : softmax_exp(ms[s] - mx, log2_units);
+  for (int s = threadIdx.x; s < n_splits; s += blockDim.x) es[s] = merge_weight(ms[s], mx, log2_units);
   __syncthreads();
   for (int d = threadIdx.x; d < hd; d += blockDim.x) {
     if (d != static_cast<int>(threadIdx.x)) request(d);  // head dims past the block's threads
-    float o = 0.0f, sum = 0.0f;
-#pragma unroll
-    for (int s = 0; s < kMaxSplits; ++s) {
-      if (s < n_splits) {
-        o = fmaf(v[s], es[s], o);
-        sum = fmaf(ls[s], es[s], sum);
-      }
-    }
-    out[row * n_heads * hd + static_cast<int64_t>(head) * hd + d] = o * (1.0f / sum);
+    out[row * n_heads * hd + static_cast<int64_t>(head) * hd + d] =
+        merge_segments<kMaxSplits>(n_splits, v, ls, [&](int s) { return es[s]; });
   }
 }
 
@@ -538,6 +531,25 @@ int attention_segments_in_one_wave(const AttentionArgs& a, SplitKernel kind) {
   return static_cast<int>(std::clamp<int64_t>(blocks / per_segment, 1, kMaxSplits));
 }
 
+namespace {
+
+// Split launches on the tensor cores (the f16 kernel's rows, several segments).
+bool mma_launch(const AttentionArgs& a, int n_splits, SplitKernel kind) {
+  return a.kv_f16 && attention_even_segments(a) && n_splits > 1 && kind != SplitKernel::Registers &&
+         attention_mma_applies(a, heads_a_block(a, true));
+}
+// Of those, the ones whose segments merge inside a cluster (even segments, within the cap).
+bool cluster_launch(const AttentionArgs& a, int n_splits, int64_t split_len, SplitKernel kind) {
+  return mma_launch(a, n_splits, kind) && kind == SplitKernel::Cluster && split_len == 0 &&
+         n_splits <= attention_cluster_segments(a, heads_a_block(a, true));
+}
+
+}  // namespace
+
+bool attention_takes_partials(const AttentionArgs& a, int n_splits, int64_t split_len, SplitKernel kind) {
+  return n_splits > 1 && !cluster_launch(a, n_splits, split_len, kind);
+}
+
 void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial, SplitKernel kind) {
   if (a.rows == 0) return;
   if (n_splits > kMaxSplits) throw std::runtime_error("attention: more than 64 decode segments");
@@ -547,9 +559,9 @@ void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, f
     launch_generic<float>(a, n_splits, split_len, partial);
   else if (!f16_kernel)
     launch_generic<__half>(a, n_splits, split_len, partial);
-  else if (n_splits > 1 && kind != SplitKernel::Registers && attention_mma_applies(a, heads_a_block(a, true))) {
+  else if (mma_launch(a, n_splits, kind)) {
     const int hb = heads_a_block(a, true);
-    if (kind == SplitKernel::Cluster && split_len == 0 && n_splits <= attention_cluster_segments(a, hb)) {
+    if (cluster_launch(a, n_splits, split_len, kind)) {
       launch_attention_cluster(a, hb, n_splits);
       check_launch("attention (cluster)");
       return;

@@ -54,16 +54,8 @@ __device__ __forceinline__ void merge_cluster(const AttentionArgs& a, int64_t ro
 #pragma unroll
     for (int s = 0; s < kMax; ++s)
       if (s < n) mx = fmaxf(mx, ms[s]);
-    float o = 0.0f, sum = 0.0f;
-#pragma unroll
-    for (int s = 0; s < kMax; ++s) {
-      if (s < n) {
-        const float e = ms[s] == -INFINITY ? 0.0f : softmax_exp(ms[s] - mx, true);
-        o = fmaf(v[s], e, o);
-        sum = fmaf(ls[s], e, sum);
-      }
-    }
-    a.out[row * a.n_heads * HD + static_cast<int64_t>(head0) * HD + t] = o * (1.0f / sum);
+    a.out[row * a.n_heads * HD + static_cast<int64_t>(head0) * HD + t] =
+        merge_segments<kMax>(n, v, ls, [&](int s) { return merge_weight(ms[s], mx, true); });
   }
   cluster.sync();
 }

@@ -18,6 +18,28 @@ constexpr int kWarps = 4;  // warps a block that take keys
 // attention prefill's handling, AttentionArgs::f16_operands).
 __device__ __forceinline__ float softmax_exp(float x, bool log2_units) { return log2_units ? exp2f(x) : expf(x); }
 
+// The weight of one part (a warp's or a segment's m) in a merge: its exponent against the
+// largest maximum; a part that saw no key weighs nothing.
+__device__ __forceinline__ float merge_weight(float m, float mx, bool log2_units) {
+  return m == -INFINITY ? 0.0f : softmax_exp(m - mx, log2_units);
+}
+
+// One output of a merge of n segments (the combine pass and the cluster merge): their
+// numerators v and denominators l, each times weight(s), added in segment order.
+template <int kMax, class Weight>
+__device__ __forceinline__ float merge_segments(int n, const float (&v)[kMax], const float* l, Weight weight) {
+  float o = 0.0f, sum = 0.0f;
+#pragma unroll
+  for (int s = 0; s < kMax; ++s) {
+    if (s < n) {
+      const float e = weight(s);
+      o = fmaf(v[s], e, o);
+      sum = fmaf(l[s], e, sum);
+    }
+  }
+  return o * (1.0f / sum);
+}
+
 // The W warps' (m, l, acc) of each head merged (after a barrier over the block): fn(h, d,
 // o, mx, sum) for each of the block's HB heads and hd dims, o the merged numerator of
 // head h at dim d, mx its maximum, sum its denominator.
@@ -31,7 +53,7 @@ __device__ __forceinline__ void merge_warps(int hd, bool f16ops, const float* wa
     float o = 0.0f, sum = 0.0f;
     for (int w = 0; w < W; ++w) {
       const float mw = wm[w * HB + h];
-      const float ew = mw == -INFINITY ? 0.0f : softmax_exp(mw - mx, f16ops);  // a warp that saw no key adds nothing
+      const float ew = merge_weight(mw, mx, f16ops);
       sum = fmaf(wl[w * HB + h], ew, sum);
       o = fmaf(wacc[(w * HB + h) * hd + d], ew, o);
     }

@@ -602,7 +602,7 @@ void CudaBackend::attention(Route route, Act q, const KvCache& cache, int layer,
   if (graphs_ && graphs_->active() && decode_split(route, a, cache.n_ctx, max_keys + 1, wanted) != split)
     graphs_->next_position_differs();
   float* partial = nullptr;
-  if (n_splits > 1)
+  if (attention_takes_partials(a, n_splits, split.split_len, split.kind))
     partial = static_cast<float*>(scratch(
         partial_, static_cast<size_t>(q.rows) * s.n_heads * n_splits * (s.head_dim + 2) * sizeof(float)));
   launch_attention(a, n_splits, split.split_len, partial, split.kind);

@@ -212,6 +212,8 @@ SplitKernel split_kernel_for(const AttentionArgs& a, SplitKernel wanted, int64_t
 // `partial` holds rows*n_heads*n_splits*(head_dim+2) floats and a second pass combines
 // the segments (unless the cluster launch merges them).
 void launch_attention(const AttentionArgs& a, int n_splits, int64_t split_len, float* partial, SplitKernel kind);
+// Whether that launch needs `partial` (several segments, not merged inside a cluster).
+bool attention_takes_partials(const AttentionArgs& a, int n_splits, int64_t split_len, SplitKernel kind);
 // Whether launch_attention takes a's rows to the f16 kernel, which can cut even segments.
 bool attention_even_segments(const AttentionArgs& a);
 // For that kernel: the segments a row may have with all blocks resident at once (1 to 64;
