@@ -4,10 +4,8 @@
 // small enough to write in a moment but with rows the chain takes (widths that are
 // multiples of 2048) and the Q4_K_M mix (Q6_K v and down in some layers, so chains mix
 // formats), greedy decode with the chain on, with it on and no graphs, and with it off.
-#include <unistd.h>
-
 #include "cuda_fixture.h"
-#include "synth/synth.h"
+#include "cuda_streamed_model.h"
 #ifdef GRETA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif
@@ -20,14 +18,7 @@ namespace {
 class CudaDecodeChain : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!cuda_device_available()) return;
-    synth::SynthOptions o;
-    // vocab, dim, layers, heads, kv_heads, ffn, ctx, rope base: every product 2048 or
-    // 6144 wide, the output matrix too.
-    o.shape = synth::parse_shape("1000,2048,4,16,4,6144,256,10000");
-    o.type = synth::WeightType::parse("q4_k_m");
-    path_ = ::testing::TempDir() + "/chain-q4_k_m-" + std::to_string(::getpid()) + ".gguf";
-    synth::write_synth_model(o, path_);
+    if (cuda_device_available()) path_ = write_streamed_model("chain");
   }
   static void TearDownTestSuite() {
     if (!path_.empty()) std::remove(path_.c_str());
@@ -42,17 +33,8 @@ class CudaDecodeChain : public ::testing::Test {
     o.graphs = graphs;
     cuda::CudaBackend backend(0, o);
     LlamaModel model(gguf::GgufFile::open(path), backend);
-    std::vector<int32_t> prompt;
-    for (int i = 0; i < 9; ++i) prompt.push_back(static_cast<int32_t>((7 + 131 * i) % model.config().n_vocab));
-    Session s(model, 64);
     Run r;
-    r.logits.push_back(s.prefill(prompt));
-    for (int i = 0; i < 12; ++i) {
-      const auto& last = r.logits.back();
-      if (static_cast<int>(tokens.size()) <= i)
-        tokens.push_back(static_cast<int32_t>(std::max_element(last.begin(), last.end()) - last.begin()));
-      r.logits.push_back(s.decode(tokens[i]));
-    }
+    r.logits = greedy_decode_logits(model, tokens);
     r.chains = backend.chain_launches();
     return r;
   }

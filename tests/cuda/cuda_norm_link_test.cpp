@@ -4,13 +4,11 @@
 // in between. Against the add + rmsnorm kernel (norm_parts off) every value must keep its
 // bits: the two differ only in the order of the double sum of squares, which rounds to the
 // same float mean unless it lies within ~1e-16 of a rounding boundary.
-#include <unistd.h>
-
 #include <random>
 
 #include "cuda_fixture.h"
+#include "cuda_streamed_model.h"
 #include "quant/quant.h"
-#include "synth/synth.h"
 #ifdef GRETA_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif
@@ -103,12 +101,7 @@ TEST_F(CudaNormLink, SplitOverTwoProductsKeepsEveryValue) {
 class CudaNormLinkModel : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!cuda_device_available()) return;
-    synth::SynthOptions o;
-    o.shape = synth::parse_shape("1000,2048,4,16,4,6144,256,10000");
-    o.type = synth::WeightType::parse("q4_k_m");
-    path_ = ::testing::TempDir() + "/norm-link-q4_k_m-" + std::to_string(::getpid()) + ".gguf";
-    synth::write_synth_model(o, path_);
+    if (cuda_device_available()) path_ = write_streamed_model("norm-link");
   }
   static void TearDownTestSuite() {
     if (!path_.empty()) std::remove(path_.c_str());
@@ -123,17 +116,8 @@ class CudaNormLinkModel : public ::testing::Test {
     o.graphs = graphs;
     cuda::CudaBackend backend(0, o);
     LlamaModel model(gguf::GgufFile::open(path_), backend);
-    std::vector<int32_t> prompt;
-    for (int i = 0; i < 9; ++i) prompt.push_back(static_cast<int32_t>((7 + 131 * i) % model.config().n_vocab));
-    Session s(model, 64);
     Run r;
-    r.logits.push_back(s.prefill(prompt));
-    for (int i = 0; i < 12; ++i) {
-      const auto& last = r.logits.back();
-      if (static_cast<int>(tokens.size()) <= i)
-        tokens.push_back(static_cast<int32_t>(std::max_element(last.begin(), last.end()) - last.begin()));
-      r.logits.push_back(s.decode(tokens[i]));
-    }
+    r.logits = greedy_decode_logits(model, tokens);
     r.links = backend.norm_links();
     return r;
   }
