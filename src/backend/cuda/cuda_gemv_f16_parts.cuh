@@ -297,6 +297,59 @@ struct F16 {
   }
 };
 
+// Q8_0: a step is four blocks (128 weights); quad q takes block q, an f16 d and 32 signed
+// codes (34 bytes). Rows and steps are 4-byte multiples (136 bytes a step), so block q
+// starts on a word for even q and two bytes past one for odd q: its nine words are read
+// aligned and each mma's four codes realigned by one funnel shift. A code pair becomes the
+// f16 1152 + c exactly (0x64 over the byte c + 128), 1152 is subtracted and the product
+// with d rounded once: rn(d·q), the prefill route's f16 weight.
+struct Q80 {
+  static constexpr int kStep = 128, kMmas = 8, kPairStride = 1;
+  static constexpr int64_t kBlockBytes = 34, kStepBytes = 4 * kBlockBytes;
+  static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 136;  // 32 blocks: 16-byte multiple
+  static constexpr int kStreamAhead = 0;  // no persistent kernel: the streamed one or the tile kernel
+  static constexpr bool kPrefetchNext = true;
+  struct Raw {
+    uint32_t w[9];
+    uint32_t mis;  // 0 or 2: the block's bytes past the word at w[0]
+  };
+  template <class M = FromGlobal>
+  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
+    const uint8_t* blk = row + s * kStepBytes + kBlockBytes * q;
+    Raw r;
+    // In a ring stage (rows 16-byte aligned, chunks 4-byte multiples) the parity of q; by
+    // pointer arithmetic, so that a stage is read with LDS.
+    r.mis = M::kRing ? static_cast<uint32_t>(q & 1) * 2 : static_cast<uint32_t>(reinterpret_cast<uintptr_t>(blk) & 2);
+    const uint32_t* w = reinterpret_cast<const uint32_t*>(blk - r.mis);
+#pragma unroll
+    for (int i = 0; i < 9; ++i) r.w[i] = M::u32(w + i);  // an even block's last word: two bytes of the next block
+    return r;
+  }
+  // mma m: codes 4m..4m+3 of block q; activations k = 32q + 4m.
+  __device__ __forceinline__ static int group(int m, int q) { return 8 * q + m; }
+  // The f16 pair rn(d·c) of the codes at bytes 0, 1 (sel 0x4140) or 2, 3 (0x4342) of
+  // `codes` (sign bits already flipped).
+  __device__ __forceinline__ static uint32_t pair(uint32_t codes, uint32_t sel, __half2 d) {
+    const __half2 off = __floats2half2_rn(1152.0f, 1152.0f);  // 1024 + 128: signed bytes
+    return half2_as_u32(__hmul2_rn(__hsub2_rn(u32_as_half2(__byte_perm(codes, 0x64646464u, sel)), off), d));
+  }
+  template <class X>
+  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
+    // d in both halves: bytes 0, 1 or 2, 3 of word 0.
+    const __half2 da = u32_as_half2(__byte_perm(ra.w[0], 0u, ra.mis ? 0x3232u : 0x1010u));
+    const __half2 db = u32_as_half2(__byte_perm(rb.w[0], 0u, rb.mis ? 0x3232u : 0x1010u));
+    const uint32_t sha = 16u + 8u * ra.mis, shb = 16u + 8u * rb.mis;  // the codes start 2 or 4 bytes in
+#pragma unroll
+    for (int m = 0; m < kMmas; ++m) {
+      const uint32_t ca = __funnelshift_rc(ra.w[m], ra.w[m + 1], sha) ^ 0x80808080u;
+      const uint32_t cb = __funnelshift_rc(rb.w[m], rb.w[m + 1], shb) ^ 0x80808080u;
+      const uint32_t f[4] = {pair(ca, 0x4140u, da), pair(cb, 0x4140u, db), pair(ca, 0x4342u, da), pair(cb, 0x4342u, db)};
+      const uint2 xv = x.get(s, m, q);
+      mma_16816(acc[m % kAccs], f, xv.x, xv.y);
+    }
+  }
+};
+
 // ---- activations ------------------------------------------------------------------------
 
 // B fragment of one mma from the four activations of float4 group f: rounded to f16 pairs.
