@@ -255,7 +255,7 @@ TEST(CudaMatmulRowClasses, PersistentF16Gemv) {
 // shared-memory ring many times; rows of one chunk and of three (F16: two and six).
 TEST(CudaMatmulRowClasses, StreamedF16Gemv) {
   GRETA_REQUIRE_CUDA();
-  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16, TensorType::Q8_0}) {
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16, TensorType::Q8_0, TensorType::Q5_K}) {
     check_matmul(type, 1030, 2048, {1});
     check_matmul(type, 34000, 6144, {1});
   }
@@ -271,7 +271,8 @@ TEST(CudaMatmulRowClasses, StreamedGemvHasTheTileKernelsBits) {
   const std::pair<int64_t, TensorType> cases[] = {
       {2048, TensorType::Q4_K}, {4096, TensorType::Q4_K}, {6144, TensorType::Q4_K}, {2048, TensorType::Q6_K},
       {4096, TensorType::Q6_K}, {6144, TensorType::Q6_K}, {2048, TensorType::F16},  {4096, TensorType::F16},
-      {6144, TensorType::F16},  {2048, TensorType::Q8_0}, {4096, TensorType::Q8_0}, {6144, TensorType::Q8_0}};
+      {6144, TensorType::F16},  {2048, TensorType::Q8_0}, {4096, TensorType::Q8_0}, {6144, TensorType::Q8_0},
+      {2048, TensorType::Q5_K}, {4096, TensorType::Q5_K}, {6144, TensorType::Q5_K}};
   for (const auto& [k, type] : cases) {
     Pair p;
     const auto wa = make_weight(type, 4100, k, 31), wb = make_weight(type, 1030, k, 32);
@@ -348,7 +349,7 @@ TEST(CudaMatmulRowClasses, TwoFormatsInOneLaunchKeepEachRowsBits) {
 TEST(CudaMatmulRowClasses, GateUpWithSwiGLUInOneLaunchKeepsTheBits) {
   GRETA_REQUIRE_CUDA();
 #ifdef GRETA_HAVE_CUDA
-  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16, TensorType::Q8_0}) {
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16, TensorType::Q8_0, TensorType::Q5_K}) {
     for (int64_t k : {int64_t{2048}, int64_t{14336}}) {
       const int64_t rows = 1030;
       Pair p;
@@ -380,7 +381,7 @@ TEST(CudaMatmulRowClasses, GateUpWithSwiGLUInOneLaunchKeepsTheBits) {
       // Not taken: gate and up of different shapes, a format without a tensor-core kernel.
       const cuda::GemvTarget shorter{wu.data, wu.row_bytes(), rows - 8, lau[1].data, rows};
       EXPECT_FALSE(cuda::launch_gemv_f16_swiglu(type, tg, shorter, lau[2].data, k, x.data));
-      EXPECT_FALSE(cuda::launch_gemv_f16_swiglu(TensorType::Q5_K, tg, tu, lau[2].data, k, x.data));
+      EXPECT_FALSE(cuda::launch_gemv_f16_swiglu(TensorType::Q4_0, tg, tu, lau[2].data, k, x.data));
     }
   }
 #endif

@@ -482,7 +482,7 @@ bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 
 bool gemv_f16_supported(TensorType type, int64_t k, const float* x, int64_t ldx) {
   if (!aligned16(x) || ldx % 4 != 0) return false;
-  return type == TensorType::Q4_K || type == TensorType::Q6_K ||
+  return type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K ||
          ((type == TensorType::F16 || type == TensorType::Q8_0) && k % 128 == 0);
 }
 
@@ -516,6 +516,7 @@ bool launch_gemv_f16_swiglu(TensorType type, const GemvTarget& gate, const GemvT
   bool launched = false;
   switch (type) {
     case TensorType::Q4_K: launched = launch_ring_swiglu<Q4K>(grp, k, x, next, link); break;
+    case TensorType::Q5_K: launched = launch_ring_swiglu<Q5K>(grp, k, x, next, link); break;
     case TensorType::Q6_K: launched = launch_ring_swiglu<Q6K>(grp, k, x, next, link); break;
     case TensorType::F16: launched = k % F16::kStep == 0 && launch_ring_swiglu<F16>(grp, k, x, next, link); break;
     case TensorType::Q8_0: launched = k % Q80::kStep == 0 && launch_ring_swiglu<Q80>(grp, k, x, next, link); break;
@@ -532,6 +533,7 @@ bool launch_gemv_f16_linked(TensorType type, const GemvTarget* targets, int n, i
   bool launched = false;
   switch (type) {
     case TensorType::Q4_K: launched = launch_ring_linked<Q4K>(grp, k, x, next, link); break;
+    case TensorType::Q5_K: launched = launch_ring_linked<Q5K>(grp, k, x, next, link); break;
     case TensorType::Q6_K: launched = launch_ring_linked<Q6K>(grp, k, x, next, link); break;
     case TensorType::F16: launched = k % F16::kStep == 0 && launch_ring_linked<F16>(grp, k, x, next, link); break;
     case TensorType::Q8_0: launched = k % Q80::kStep == 0 && launch_ring_linked<Q80>(grp, k, x, next, link); break;
@@ -549,6 +551,7 @@ void launch_gemv_f16_group(TensorType type, const GemvTarget* targets, int n, in
   if (grp.first_tile[n] == 0) return;
   switch (type) {
     case TensorType::Q4_K: launch_format<Q4K>(grp, k, x, ldx, n_tokens, next); break;
+    case TensorType::Q5_K: launch_format<Q5K>(grp, k, x, ldx, n_tokens, next); break;
     case TensorType::Q6_K: launch_format<Q6K>(grp, k, x, ldx, n_tokens, next); break;
     case TensorType::F16: launch_format<F16>(grp, k, x, ldx, n_tokens, next); break;
     case TensorType::Q8_0: launch_format<Q80>(grp, k, x, ldx, n_tokens, next); break;

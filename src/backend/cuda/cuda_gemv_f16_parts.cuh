@@ -170,6 +170,64 @@ struct Q4K {
   }
 };
 
+// Q5_K: Q4_K's super-block with a fifth bit a weight: the same head (d, dmin, the packed
+// scales and mins, so the same factors), then qh (bit j of byte l: weight l of sub-block
+// j), then the codes. Quad q reads Q4_K's code bytes and all of qh; with qh's word i
+// shifted right by 2q, its bits 2q and 2q + 1 land by one shift a place under the codes:
+// 16 + c (low nibbles, 1024 + c + 16h built exactly) or under the exponent of 64 at bit 8.
+// The weights are Q4_K's formula, rn(q·a − m), as in cuda_dequant_f16.cuh.
+struct Q5K {
+  static constexpr int kStep = 256, kMmas = 16, kPairStride = 2;
+  static constexpr int64_t kBlockBytes = 176;
+  static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 176;  // 16-byte multiple
+  static constexpr int kStreamAhead = 0;  // no persistent kernel: the streamed one or the tile kernel
+  static constexpr bool kPrefetchNext = true;
+  struct Raw {
+    uint4 head, h0, h1, c0, c1;
+  };
+  template <class M = FromGlobal>
+  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
+    const uint8_t* b = row + s * kBlockBytes;
+    return Raw{M::u128(b), M::u128(b + 16), M::u128(b + 32), M::u128(b + 48 + 32 * q), M::u128(b + 64 + 32 * q)};
+  }
+  __device__ __forceinline__ static int group(int m, int q) { return Q4K::group(m, q); }
+  // Codes at bits 0-3 of each half with the fifth bit h at bit 4, and codes at bits 4-7
+  // with it at bit 8 (64 + c + 16h under the exponent of 64), as exact f16 pairs.
+  __device__ __forceinline__ static __half2 low(uint32_t w, uint32_t h) {
+    return __hsub2_rn(u32_as_half2(and_or<0x000F000Fu>(w, and_or<0x00100010u, kHalf1024x2>(h))),
+                      u32_as_half2(kHalf1024x2));
+  }
+  __device__ __forceinline__ static __half2 high(uint32_t w, uint32_t h) {
+    return __hsub2_rn(u32_as_half2(and_or<0x00F000F0u>(w, and_or<0x01000100u, kHalf64x2>(h))), u32_as_half2(kHalf64x2));
+  }
+  template <class X>
+  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
+    __half2 aa, ma, ab, mb;
+    Q4K::factors(ra.head, q, aa, ma);
+    Q4K::factors(rb.head, q, ab, mb);
+    const __half2 a0 = __low2half2(aa), a1 = __high2half2(aa), n0 = __hneg2(__low2half2(ma)), n1 = __hneg2(__high2half2(ma));
+    const __half2 b0 = __low2half2(ab), b1 = __high2half2(ab), p0 = __hneg2(__low2half2(mb)), p1 = __hneg2(__high2half2(mb));
+    const uint32_t wa[8] = {ra.c0.x, ra.c0.y, ra.c0.z, ra.c0.w, ra.c1.x, ra.c1.y, ra.c1.z, ra.c1.w};
+    const uint32_t wb[8] = {rb.c0.x, rb.c0.y, rb.c0.z, rb.c0.w, rb.c1.x, rb.c1.y, rb.c1.z, rb.c1.w};
+    const uint32_t ha[8] = {ra.h0.x, ra.h0.y, ra.h0.z, ra.h0.w, ra.h1.x, ra.h1.y, ra.h1.z, ra.h1.w};
+    const uint32_t hb[8] = {rb.h0.x, rb.h0.y, rb.h0.z, rb.h0.w, rb.h1.x, rb.h1.y, rb.h1.z, rb.h1.w};
+    const uint32_t sh = 2u * static_cast<uint32_t>(q);
+#pragma unroll
+    for (int i = 0; i < 8; ++i) {
+      const uint2 xl = x.get(s, 2 * i, q), xh = x.get(s, 2 * i + 1, q);
+      const uint32_t wa8 = wa[i] >> 8, wb8 = wb[i] >> 8, sa = ha[i] >> sh, sb = hb[i] >> sh;
+      // Bytes 0 and 2 (weights 4i, 4i + 2), then 1 and 3 (4i + 1, 4i + 3), of sub-block 2q.
+      const uint32_t fl[4] = {half2_as_u32(__hfma2(low(wa[i], sa << 4), a0, n0)), half2_as_u32(__hfma2(low(wb[i], sb << 4), b0, p0)),
+                              half2_as_u32(__hfma2(low(wa8, sa >> 4), a0, n0)), half2_as_u32(__hfma2(low(wb8, sb >> 4), b0, p0))};
+      mma_16816(acc[(2 * i) % kAccs], fl, xl.x, xl.y);
+      // The same bytes' high nibbles: sub-block 2q + 1, whose bit is 2q + 1.
+      const uint32_t fh[4] = {half2_as_u32(__hfma2(high(wa[i], sa << 7), a1, n1)), half2_as_u32(__hfma2(high(wb[i], sb << 7), b1, p1)),
+                              half2_as_u32(__hfma2(high(wa8, sa >> 1), a1, n1)), half2_as_u32(__hfma2(high(wb8, sb >> 1), b1, p1))};
+      mma_16816(acc[(2 * i + 1) % kAccs], fh, xh.x, xh.y);
+    }
+  }
+};
+
 // Q6_K: a step is half a super-block (128 weights, h = s % 2); quad q takes l = 8q..8q+7
 // of its ql bytes at 64h + l (quarters 0 and 2) and 64h + 32 + l (quarters 1 and 3) and qh
 // bytes 32h + l (two bits per quarter). Blocks are 210 bytes, so only 2-byte aligned.
