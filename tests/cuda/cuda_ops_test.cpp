@@ -255,7 +255,8 @@ TEST(CudaMatmulRowClasses, PersistentF16Gemv) {
 // shared-memory ring many times; rows of one chunk and of three (F16: two and six).
 TEST(CudaMatmulRowClasses, StreamedF16Gemv) {
   GRETA_REQUIRE_CUDA();
-  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16, TensorType::Q8_0, TensorType::Q5_K}) {
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16, TensorType::Q8_0, TensorType::Q5_K,
+                          TensorType::Q4_0, TensorType::BF16, TensorType::F32}) {
     check_matmul(type, 1030, 2048, {1});
     check_matmul(type, 34000, 6144, {1});
   }
@@ -264,15 +265,18 @@ TEST(CudaMatmulRowClasses, StreamedF16Gemv) {
 // The streamed kernel promises the sums of the one-tile kernel, row for row: its result
 // for one token must equal, bit for bit, what the tile kernel gives for the same token
 // in a two-token product, alone or launched in a group of matrices. Rows of one and two
-// chunks (F16 and Q8_0: two and four) hold each warp's activations in registers, rows of
-// three (F16 and Q8_0: six) read them from shared memory: both routes.
+// chunks (F16, BF16 and Q8_0: two and four) hold each warp's activations in registers,
+// rows of three (F16, BF16 and Q8_0: six) read them from shared memory: both routes. (F32
+// takes the tile kernel for one token too: its staged activations against the direct ones.)
 TEST(CudaMatmulRowClasses, StreamedGemvHasTheTileKernelsBits) {
   GRETA_REQUIRE_CUDA();
   const std::pair<int64_t, TensorType> cases[] = {
       {2048, TensorType::Q4_K}, {4096, TensorType::Q4_K}, {6144, TensorType::Q4_K}, {2048, TensorType::Q6_K},
       {4096, TensorType::Q6_K}, {6144, TensorType::Q6_K}, {2048, TensorType::F16},  {4096, TensorType::F16},
       {6144, TensorType::F16},  {2048, TensorType::Q8_0}, {4096, TensorType::Q8_0}, {6144, TensorType::Q8_0},
-      {2048, TensorType::Q5_K}, {4096, TensorType::Q5_K}, {6144, TensorType::Q5_K}};
+      {2048, TensorType::Q5_K}, {4096, TensorType::Q5_K}, {6144, TensorType::Q5_K}, {2048, TensorType::Q4_0},
+      {4096, TensorType::Q4_0}, {6144, TensorType::Q4_0}, {2048, TensorType::BF16}, {4096, TensorType::BF16},
+      {6144, TensorType::BF16}, {2048, TensorType::F32},  {4096, TensorType::F32},  {6144, TensorType::F32}};
   for (const auto& [k, type] : cases) {
     Pair p;
     const auto wa = make_weight(type, 4100, k, 31), wb = make_weight(type, 1030, k, 32);
@@ -349,7 +353,8 @@ TEST(CudaMatmulRowClasses, TwoFormatsInOneLaunchKeepEachRowsBits) {
 TEST(CudaMatmulRowClasses, GateUpWithSwiGLUInOneLaunchKeepsTheBits) {
   GRETA_REQUIRE_CUDA();
 #ifdef GRETA_HAVE_CUDA
-  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16, TensorType::Q8_0, TensorType::Q5_K}) {
+  for (TensorType type : {TensorType::Q4_K, TensorType::Q6_K, TensorType::F16, TensorType::Q8_0, TensorType::Q5_K,
+                          TensorType::Q4_0, TensorType::BF16}) {
     for (int64_t k : {int64_t{2048}, int64_t{14336}}) {
       const int64_t rows = 1030;
       Pair p;
@@ -378,25 +383,28 @@ TEST(CudaMatmulRowClasses, GateUpWithSwiGLUInOneLaunchKeepsTheBits) {
           ASSERT_EQ(l[r], want[r]) << type_label(type) << " k " << k << " output " << i << " row " << r;
         }
       }
-      // Not taken: gate and up of different shapes, a format without a tensor-core kernel.
+      // Not taken: gate and up of different shapes, rows that are not whole 128-weight steps.
       const cuda::GemvTarget shorter{wu.data, wu.row_bytes(), rows - 8, lau[1].data, rows};
       EXPECT_FALSE(cuda::launch_gemv_f16_swiglu(type, tg, shorter, lau[2].data, k, x.data));
-      EXPECT_FALSE(cuda::launch_gemv_f16_swiglu(TensorType::Q4_0, tg, tu, lau[2].data, k, x.data));
+      EXPECT_FALSE(cuda::launch_gemv_f16_swiglu(TensorType::Q4_0, tg, tu, lau[2].data, 2048 + 32, x.data));
     }
   }
 #endif
 }
 
-// The same classes for the formats with their own decode pieces since (Q8_0: 34-byte
-// blocks, only 2-byte aligned; Q5_K: fifth bits in qh), and Q8_0 rows of an odd number of
-// blocks (the generic path).
-TEST(CudaMatmulRowClasses, EveryGemvShapeOfQ8_0AndQ5_K) {
+// The same classes for the formats with their own decode pieces since (Q8_0 and Q4_0:
+// 34- and 18-byte blocks, only 2-byte aligned; Q5_K: fifth bits in qh; BF16 and F32: a
+// conversion a pair; F32: 64-weight steps), and rows that are not whole 128-weight steps
+// (the exact kernel; F32: whole 64-weight steps).
+TEST(CudaMatmulRowClasses, EveryGemvShapeOfTheLaterFormats) {
   GRETA_REQUIRE_CUDA();
-  for (TensorType type : {TensorType::Q8_0, TensorType::Q5_K}) {
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q5_K, TensorType::Q4_0, TensorType::BF16, TensorType::F32}) {
     for (int64_t rows : {1030, 2100}) check_matmul(type, rows, 3328, {1, 3, 70});
     check_matmul(type, 8200, 768, {1, 3, 70});
   }
-  check_matmul(TensorType::Q8_0, 300, 3328 + 32, {1, 3});
+  for (TensorType type : {TensorType::Q8_0, TensorType::Q4_0, TensorType::BF16, TensorType::F32})
+    check_matmul(type, 300, 3328 + 32, {1, 3});
+  check_matmul(TensorType::F32, 300, 3328 + 64, {1, 3});
 }
 
 // Unquantized rows of a width that is not a multiple of 8 (stories260K's ffn is 172):

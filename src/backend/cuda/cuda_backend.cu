@@ -120,8 +120,8 @@ std::string CudaBackend::numeric_contract() const {
          (options_.kv_type == TensorType::F16 ? "f16 (rounded to nearest when stored)" : "f32") + "; " + common +
          "; matrix products on tensor cores in both routes: the f16 weights of each format's formula (rn(d*q), "
          "rn(q*rn(d*sc) - rn(dmin*m)), rn((q-32)*rn(d*sc)), ...; docs/audit.md) times the activations rounded to "
-         "f16, accumulated in f32 (terms aligned by truncation inside the multi-term adds); decode of formats "
-         "without a tensor-core GEMV (Q8_0, Q5_K, Q4_0, F32, BF16) keeps the exact-weight f32 kernel above; "
+         "f16, accumulated in f32 (terms aligned by truncation inside the multi-term adds); decode of rows that "
+         "are not whole 128-weight steps (F32: 64) keeps the exact-weight f32 kernel above; "
          "attention over the f16 cache in both routes with q rounded to f16 and an f32 online softmax with exp2 "
          "of log2(e)-scaled scores; prefill: flash attention on tensor cores, each probability split into two f16 "
          "parts (hi + lo, f32 precision) for P*V; decode over more than 128 keys (head_dim 64 or 128) likewise on "

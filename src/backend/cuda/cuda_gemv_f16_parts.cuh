@@ -408,6 +408,124 @@ struct Q80 {
   }
 };
 
+// Q4_0: a step is four blocks (128 weights); quad q takes block q, an f16 d and 16 code
+// bytes (byte j: weight j in the low nibble, j + 16 in the high one). Steps are 72 bytes,
+// so block q starts on a word for even q and two bytes past one for odd q, as Q8_0's: its
+// five words are read aligned and each code word realigned by one funnel shift. A code
+// pair becomes 1024 + c (or 64 + c under the exponent of 64) exactly, 1032 (72) is
+// subtracted, so c − 8 exactly, and the product with d rounded once: rn(d·(q − 8)), the
+// prefill route's f16 weight.
+struct Q40 {
+  static constexpr int kStep = 128, kMmas = 8, kPairStride = 2;
+  static constexpr int64_t kBlockBytes = 18, kStepBytes = 4 * kBlockBytes;
+  static constexpr int kChunkSteps = 16, kChunkRowBytes = 16 * 72;  // 64 blocks: Q4_K's 1152 bytes
+  static constexpr int kStreamAhead = 0;  // no persistent kernel: the streamed one or the tile kernel
+  static constexpr bool kPrefetchNext = true;
+  struct Raw {
+    uint32_t w[5];
+    uint32_t mis;  // 0 or 2: the block's bytes past the word at w[0]
+  };
+  template <class M = FromGlobal>
+  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
+    const uint8_t* blk = row + s * kStepBytes + kBlockBytes * q;
+    Raw r;
+    r.mis = M::kRing ? static_cast<uint32_t>(q & 1) * 2 : static_cast<uint32_t>(reinterpret_cast<uintptr_t>(blk) & 2);
+    const uint32_t* w = reinterpret_cast<const uint32_t*>(blk - r.mis);
+#pragma unroll
+    for (int i = 0; i < 5; ++i) r.w[i] = M::u32(w + i);  // an even block's last word: two bytes of the next block
+    return r;
+  }
+  // mma m = 2i + h: code word i, low (h = 0) or high nibbles; activations k = 32q + 16h + 4i ...
+  __device__ __forceinline__ static int group(int m, int q) { return 8 * q + 4 * (m & 1) + (m >> 1); }
+  __device__ __forceinline__ static uint32_t low(uint32_t codes, __half2 d) {
+    const __half2 v = __hsub2_rn(u32_as_half2(and_or<0x000F000Fu, kHalf1024x2>(codes)), u32_as_half2(0x64086408u));
+    return half2_as_u32(__hmul2_rn(v, d));
+  }
+  __device__ __forceinline__ static uint32_t high(uint32_t codes, __half2 d) {
+    const __half2 v = __hsub2_rn(u32_as_half2(and_or<0x00F000F0u, kHalf64x2>(codes)), u32_as_half2(0x54805480u));
+    return half2_as_u32(__hmul2_rn(v, d));
+  }
+  template <class X>
+  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
+    const __half2 da = u32_as_half2(__byte_perm(ra.w[0], 0u, ra.mis ? 0x3232u : 0x1010u));
+    const __half2 db = u32_as_half2(__byte_perm(rb.w[0], 0u, rb.mis ? 0x3232u : 0x1010u));
+    const uint32_t sha = 16u + 8u * ra.mis, shb = 16u + 8u * rb.mis;  // the codes start 2 or 4 bytes in
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const uint32_t ca = __funnelshift_rc(ra.w[i], ra.w[i + 1], sha), cb = __funnelshift_rc(rb.w[i], rb.w[i + 1], shb);
+      const uint32_t ca8 = ca >> 8, cb8 = cb >> 8;
+      const uint2 xl = x.get(s, 2 * i, q), xh = x.get(s, 2 * i + 1, q);
+      // Bytes 0 and 2 (weights 4i, 4i + 2), then 1 and 3: low nibbles, then high (+ 16).
+      const uint32_t fl[4] = {low(ca, da), low(cb, db), low(ca8, da), low(cb8, db)};
+      mma_16816(acc[(2 * i) % kAccs], fl, xl.x, xl.y);
+      const uint32_t fh[4] = {high(ca, da), high(cb, db), high(ca8, da), high(cb8, db)};
+      mma_16816(acc[(2 * i + 1) % kAccs], fh, xh.x, xh.y);
+    }
+  }
+};
+
+// BF16: F16's layout (quad q takes weights 32q..32q+31 of a 128-weight step as four
+// 16-byte loads, pairs in order); a pair is widened exactly to two floats and rounded to
+// f16 by one conversion: rn(w), the prefill route's f16 weight.
+struct BF16 {
+  static constexpr int kStep = 128, kMmas = 8, kPairStride = 1;
+  static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 256;
+  static constexpr int kStreamAhead = 0;
+  static constexpr bool kPrefetchNext = false;  // as F16: two bytes a weight stream near the bandwidth
+  using Raw = F16::Raw;
+  template <class M = FromGlobal>
+  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
+    return F16::load<M>(row, s, q);
+  }
+  __device__ __forceinline__ static int group(int m, int q) { return F16::group(m, q); }
+  __device__ __forceinline__ static uint32_t pair(uint32_t v) {
+    return half2_as_u32(__floats2half2_rn(__uint_as_float(v << 16), __uint_as_float(v & 0xFFFF0000u)));
+  }
+  template <class X>
+  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const uint2 x0 = x.get(s, 2 * j, q), x1 = x.get(s, 2 * j + 1, q);
+      const uint32_t f0[4] = {pair(ra.v[j].x), pair(rb.v[j].x), pair(ra.v[j].y), pair(rb.v[j].y)};
+      mma_16816(acc[(2 * j) % kAccs], f0, x0.x, x0.y);
+      const uint32_t f1[4] = {pair(ra.v[j].z), pair(rb.v[j].z), pair(ra.v[j].w), pair(rb.v[j].w)};
+      mma_16816(acc[(2 * j + 1) % kAccs], f1, x1.x, x1.y);
+    }
+  }
+};
+
+// F32: a step is 64 weights (quad q takes 16q..16q+15 as four 16-byte loads: 64 bytes a
+// row, F16's register count); each mma's four weights a row are two pairs, each rounded
+// to f16 by one conversion: rn(w), the prefill route's f16 weight. The tile kernel only
+// (kStreamed in cuda_gemv_f16.cu).
+struct F32 {
+  static constexpr int kStep = 64, kMmas = 4, kPairStride = 1;
+  static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 256;  // unused: not streamed
+  static constexpr int kStreamAhead = 0;
+  static constexpr bool kPrefetchNext = false;
+  using Raw = F16::Raw;
+  template <class M = FromGlobal>
+  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
+    const uint8_t* p = row + (s * kStep + 16 * q) * 4;
+    return Raw{{M::u128(p), M::u128(p + 16), M::u128(p + 32), M::u128(p + 48)}};
+  }
+  // mma m: load m; activations k = 16q + 4m.
+  __device__ __forceinline__ static int group(int m, int q) { return 4 * q + m; }
+  __device__ __forceinline__ static uint32_t pair(uint32_t lo, uint32_t hi) {
+    return half2_as_u32(__floats2half2_rn(__uint_as_float(lo), __uint_as_float(hi)));
+  }
+  template <class X>
+  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
+#pragma unroll
+    for (int m = 0; m < kMmas; ++m) {
+      const uint2 xv = x.get(s, m, q);
+      const uint32_t f[4] = {pair(ra.v[m].x, ra.v[m].y), pair(rb.v[m].x, rb.v[m].y), pair(ra.v[m].z, ra.v[m].w),
+                             pair(rb.v[m].z, rb.v[m].w)};
+      mma_16816(acc[m % kAccs], f, xv.x, xv.y);
+    }
+  }
+};
+
 // ---- activations ------------------------------------------------------------------------
 
 // B fragment of one mma from the four activations of float4 group f: rounded to f16 pairs.

@@ -34,8 +34,8 @@ void launch_gemv(TensorType type, const void* w, int64_t row_bytes, int64_t n_ro
                  int64_t ldx, int64_t n_tokens, float* y, int64_t ldy);
 // The fast precision's matrix-vector route on tensor cores (cuda_gemv_f16.cu): the f16
 // weights of launch_dequant_f16 times the activations rounded to f16, summed in f32, for
-// the formats that have such a kernel (Q4_K, Q5_K, Q6_K; F16 and Q8_0 with k a multiple of 128) and
-// 16-byte aligned activation rows.
+// every format (Q4_K, Q5_K, Q6_K; F16, BF16, Q8_0 and Q4_0 with k a multiple of 128, F32
+// with k a multiple of 64) with 16-byte aligned activation rows.
 bool gemv_f16_supported(TensorType type, int64_t k, const float* x, int64_t ldx);
 // One launch for 1-3 matrices of one format and width k that multiply the same x.
 struct GemvTarget {
