@@ -136,7 +136,10 @@ __global__ void __launch_bounds__(32 * (CW + 1)) attention_f16_mma_kernel(Attent
       const uint64_t policy = wg::l2_evict_first_policy();
       for (int64_t c = 0; c < n_chunks; ++c) {
         const int s = static_cast<int>(c % n_stages);
-        if (c >= n_stages) wg::mbar_wait(empty0 + 8u * s, static_cast<uint32_t>((c / n_stages - 1) & 1));
+        if (c >= n_stages) {
+          wg::mbar_wait(empty0 + 8u * s, static_cast<uint32_t>((c / n_stages - 1) & 1));
+          wg::fence_proxy_async_shared();  // the consumers' loads of the stage before the copies over it
+        }
         const int key = static_cast<int>(begin + c * kMmaKeys);
         // Boxes that hold keys of the segment (every consumer warp with a key reads all 16
         // rows of its tile, so boxes of 32 keys cover them).

@@ -457,14 +457,6 @@ bool launch_ring_linked(const GemvGroup& grp, int64_t k, const float* x, const N
   return launch_ring_with<F, F, 1>(grp, grp.n, k, x, next, link);
 }
 
-// Formats whose one-token products may take the streamed kernel. Not F32: its streamed
-// launches (64-weight steps, K = 4096) returned wrong rows now and then on an H200 while
-// the next kernel's blocks shared the multiprocessors (chained launches; never with the
-// launches serialized or the result read before the next launch), for reasons not found
-// yet (NOTES.md). F32 matrices are the small models' and take the tile kernel.
-template <class F>
-constexpr bool kStreamed = !std::is_same_v<F, F32>;
-
 template <class F>
 void launch_format(const GemvGroup& grp, int64_t k, const float* x, int64_t ldx, int64_t n_tokens,
                    const NextProduct* next) {
@@ -472,9 +464,7 @@ void launch_format(const GemvGroup& grp, int64_t k, const float* x, int64_t ldx,
   const dim3 grid(static_cast<unsigned>(grp.first_tile[grp.n]), static_cast<unsigned>((n_tokens + 7) / 8));
   if (n_tokens == 1) {
     const size_t smem = static_cast<size_t>(n_steps) * F::kMmas * 4 * sizeof(uint2);
-    if constexpr (kStreamed<F>) {
-      if (launch_ring<F>(grp, n_steps, x, next)) return;
-    }
+    if (launch_ring<F>(grp, n_steps, x, next)) return;
     if constexpr (F::kStreamAhead > 0) {
       if (launch_stream<F, F::kStreamAhead>(grp, n_steps, x, smem, kStreamTiles)) return;
     }
@@ -541,6 +531,7 @@ bool launch_gemv_f16_swiglu(TensorType type, const GemvTarget& gate, const GemvT
     case TensorType::Q8_0: launched = k % Q80::kStep == 0 && launch_ring_swiglu<Q80>(grp, k, x, next, link); break;
     case TensorType::Q4_0: launched = k % Q40::kStep == 0 && launch_ring_swiglu<Q40>(grp, k, x, next, link); break;
     case TensorType::BF16: launched = k % BF16::kStep == 0 && launch_ring_swiglu<BF16>(grp, k, x, next, link); break;
+    case TensorType::F32: launched = k % F32::kStep == 0 && launch_ring_swiglu<F32>(grp, k, x, next, link); break;
     default: break;
   }
   if (launched) check_launch("gemv f16 (gate, up, swiglu)");
@@ -560,6 +551,7 @@ bool launch_gemv_f16_linked(TensorType type, const GemvTarget* targets, int n, i
     case TensorType::Q8_0: launched = k % Q80::kStep == 0 && launch_ring_linked<Q80>(grp, k, x, next, link); break;
     case TensorType::Q4_0: launched = k % Q40::kStep == 0 && launch_ring_linked<Q40>(grp, k, x, next, link); break;
     case TensorType::BF16: launched = k % BF16::kStep == 0 && launch_ring_linked<BF16>(grp, k, x, next, link); break;
+    case TensorType::F32: launched = k % F32::kStep == 0 && launch_ring_linked<F32>(grp, k, x, next, link); break;
     default: break;
   }
   if (launched) check_launch("gemv f16 (norm link)");

@@ -496,11 +496,10 @@ struct BF16 {
 
 // F32: a step is 64 weights (quad q takes 16q..16q+15 as four 16-byte loads: 64 bytes a
 // row, F16's register count); each mma's four weights a row are two pairs, each rounded
-// to f16 by one conversion: rn(w), the prefill route's f16 weight. The tile kernel only
-// (kStreamed in cuda_gemv_f16.cu).
+// to f16 by one conversion: rn(w), the prefill route's f16 weight.
 struct F32 {
   static constexpr int kStep = 64, kMmas = 4, kPairStride = 1;
-  static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 256;  // unused: not streamed
+  static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 256;
   static constexpr int kStreamAhead = 0;
   static constexpr bool kPrefetchNext = false;
   using Raw = F16::Raw;
@@ -836,7 +835,10 @@ __device__ __forceinline__ void copy_tile(const GemvGroup& grp, int tile, int n_
   // KV cache rows and activations that the next kernels read (H100, tg128 +2-3%).
   const uint64_t policy = wg::l2_evict_first_policy();
   for (int c = 0; c < n_chunks; ++c, st = st + 1 == n_stages ? 0 : st + 1, round += st == 0) {
-    if (round > 0) wg::mbar_wait(empty0 + 8u * st, (round - 1) & 1);
+    if (round > 0) {
+      wg::mbar_wait(empty0 + 8u * st, (round - 1) & 1);
+      wg::fence_proxy_async_shared();  // the consumers' loads of the stage before the copies over it
+    }
     if (lane == 0) wg::mbar_arrive_expect_tx(full0 + 8u * st, 16u * F::kChunkRowBytes);
     __syncwarp();
     if (lane < 16) {

@@ -31,6 +31,12 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
       : "memory");
 }
 
+// Orders shared-memory accesses of the generic proxy (plain loads and stores) that this
+// thread has seen happen, through a barrier, with its later accesses through the async
+// proxy (bulk copies): a ring's producer, once the consumers have released a stage, before
+// it copies over what they read.
+__device__ __forceinline__ void fence_proxy_async_shared() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
+
 // `bytes` (a multiple of 16, both addresses 16-byte aligned) from global memory to shared
 // memory at dst, completing that many bytes on bar.
 __device__ __forceinline__ void bulk_copy_g2s(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
