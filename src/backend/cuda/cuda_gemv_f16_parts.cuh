@@ -355,6 +355,32 @@ struct F16 {
   }
 };
 
+// One block of a format whose blocks start on a word or two bytes past one (Q8_0 and Q4_0:
+// 34- and 18-byte blocks, four a step, so odd blocks are the misaligned ones): its N words
+// read aligned, the f16 d of its first two bytes, and its code words realigned by one
+// funnel shift. In a ring stage (rows 16-byte aligned, steps 4-byte multiples) the
+// misalignment is the parity of q; it is taken by pointer arithmetic, so that a stage is
+// read with LDS. An even block's last word holds two bytes of the next block; a row's last
+// block is odd (rows of whole steps), so no read leaves the matrix.
+template <int N>
+struct WordBlock {
+  uint32_t w[N];
+  uint32_t mis;  // 0 or 2: the block's bytes past the word at w[0]
+  template <class M>
+  __device__ __forceinline__ static WordBlock load(const uint8_t* blk, int q) {
+    WordBlock r;
+    r.mis = M::kRing ? static_cast<uint32_t>(q & 1) * 2 : static_cast<uint32_t>(reinterpret_cast<uintptr_t>(blk) & 2);
+    const uint32_t* w = reinterpret_cast<const uint32_t*>(blk - r.mis);
+#pragma unroll
+    for (int i = 0; i < N; ++i) r.w[i] = M::u32(w + i);
+    return r;
+  }
+  // d in both halves: bytes 0, 1 or 2, 3 of word 0.
+  __device__ __forceinline__ __half2 d() const { return u32_as_half2(__byte_perm(w[0], 0u, mis ? 0x3232u : 0x1010u)); }
+  // The four code bytes from byte 2 + 4i of the block (the codes start 2 or 4 bytes past w[0]).
+  __device__ __forceinline__ uint32_t codes(int i) const { return __funnelshift_rc(w[i], w[i + 1], 16u + 8u * mis); }
+};
+
 // Q8_0: a step is four blocks (128 weights); quad q takes block q, an f16 d and 32 signed
 // codes (34 bytes). Rows and steps are 4-byte multiples (136 bytes a step), so block q
 // starts on a word for even q and two bytes past one for odd q: its nine words are read
@@ -367,21 +393,10 @@ struct Q80 {
   static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 136;  // 32 blocks: 16-byte multiple
   static constexpr int kStreamAhead = 0;  // no persistent kernel: the streamed one or the tile kernel
   static constexpr bool kPrefetchNext = true;
-  struct Raw {
-    uint32_t w[9];
-    uint32_t mis;  // 0 or 2: the block's bytes past the word at w[0]
-  };
+  using Raw = WordBlock<9>;
   template <class M = FromGlobal>
   __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
-    const uint8_t* blk = row + s * kStepBytes + kBlockBytes * q;
-    Raw r;
-    // In a ring stage (rows 16-byte aligned, chunks 4-byte multiples) the parity of q; by
-    // pointer arithmetic, so that a stage is read with LDS.
-    r.mis = M::kRing ? static_cast<uint32_t>(q & 1) * 2 : static_cast<uint32_t>(reinterpret_cast<uintptr_t>(blk) & 2);
-    const uint32_t* w = reinterpret_cast<const uint32_t*>(blk - r.mis);
-#pragma unroll
-    for (int i = 0; i < 9; ++i) r.w[i] = M::u32(w + i);  // an even block's last word: two bytes of the next block
-    return r;
+    return Raw::load<M>(row + s * kStepBytes + kBlockBytes * q, q);
   }
   // mma m: codes 4m..4m+3 of block q; activations k = 32q + 4m.
   __device__ __forceinline__ static int group(int m, int q) { return 8 * q + m; }
@@ -393,14 +408,10 @@ struct Q80 {
   }
   template <class X>
   __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
-    // d in both halves: bytes 0, 1 or 2, 3 of word 0.
-    const __half2 da = u32_as_half2(__byte_perm(ra.w[0], 0u, ra.mis ? 0x3232u : 0x1010u));
-    const __half2 db = u32_as_half2(__byte_perm(rb.w[0], 0u, rb.mis ? 0x3232u : 0x1010u));
-    const uint32_t sha = 16u + 8u * ra.mis, shb = 16u + 8u * rb.mis;  // the codes start 2 or 4 bytes in
+    const __half2 da = ra.d(), db = rb.d();
 #pragma unroll
     for (int m = 0; m < kMmas; ++m) {
-      const uint32_t ca = __funnelshift_rc(ra.w[m], ra.w[m + 1], sha) ^ 0x80808080u;
-      const uint32_t cb = __funnelshift_rc(rb.w[m], rb.w[m + 1], shb) ^ 0x80808080u;
+      const uint32_t ca = ra.codes(m) ^ 0x80808080u, cb = rb.codes(m) ^ 0x80808080u;
       const uint32_t f[4] = {pair(ca, 0x4140u, da), pair(cb, 0x4140u, db), pair(ca, 0x4342u, da), pair(cb, 0x4342u, db)};
       const uint2 xv = x.get(s, m, q);
       mma_16816(acc[m % kAccs], f, xv.x, xv.y);
@@ -421,19 +432,10 @@ struct Q40 {
   static constexpr int kChunkSteps = 16, kChunkRowBytes = 16 * 72;  // 64 blocks: Q4_K's 1152 bytes
   static constexpr int kStreamAhead = 0;  // no persistent kernel: the streamed one or the tile kernel
   static constexpr bool kPrefetchNext = true;
-  struct Raw {
-    uint32_t w[5];
-    uint32_t mis;  // 0 or 2: the block's bytes past the word at w[0]
-  };
+  using Raw = WordBlock<5>;
   template <class M = FromGlobal>
   __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
-    const uint8_t* blk = row + s * kStepBytes + kBlockBytes * q;
-    Raw r;
-    r.mis = M::kRing ? static_cast<uint32_t>(q & 1) * 2 : static_cast<uint32_t>(reinterpret_cast<uintptr_t>(blk) & 2);
-    const uint32_t* w = reinterpret_cast<const uint32_t*>(blk - r.mis);
-#pragma unroll
-    for (int i = 0; i < 5; ++i) r.w[i] = M::u32(w + i);  // an even block's last word: two bytes of the next block
-    return r;
+    return Raw::load<M>(row + s * kStepBytes + kBlockBytes * q, q);
   }
   // mma m = 2i + h: code word i, low (h = 0) or high nibbles; activations k = 32q + 16h + 4i ...
   __device__ __forceinline__ static int group(int m, int q) { return 8 * q + 4 * (m & 1) + (m >> 1); }
@@ -447,12 +449,10 @@ struct Q40 {
   }
   template <class X>
   __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
-    const __half2 da = u32_as_half2(__byte_perm(ra.w[0], 0u, ra.mis ? 0x3232u : 0x1010u));
-    const __half2 db = u32_as_half2(__byte_perm(rb.w[0], 0u, rb.mis ? 0x3232u : 0x1010u));
-    const uint32_t sha = 16u + 8u * ra.mis, shb = 16u + 8u * rb.mis;  // the codes start 2 or 4 bytes in
+    const __half2 da = ra.d(), db = rb.d();
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-      const uint32_t ca = __funnelshift_rc(ra.w[i], ra.w[i + 1], sha), cb = __funnelshift_rc(rb.w[i], rb.w[i + 1], shb);
+      const uint32_t ca = ra.codes(i), cb = rb.codes(i);
       const uint32_t ca8 = ca >> 8, cb8 = cb >> 8;
       const uint2 xl = x.get(s, 2 * i, q), xh = x.get(s, 2 * i + 1, q);
       // Bytes 0 and 2 (weights 4i, 4i + 2), then 1 and 3: low nibbles, then high (+ 16).
