@@ -478,21 +478,29 @@ void launch_format(const GemvGroup& grp, int64_t k, const float* x, int64_t ldx,
 
 bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
+// fn(F{}) for the format F of `type` when rows of width k are whole steps of it (the K-quants'
+// rows are whole super-blocks by construction); false for any other type or width.
+template <class Fn>
+bool with_format(TensorType type, int64_t k, Fn&& fn) {
+  const auto whole = [&](auto f) { return k % decltype(f)::kStep == 0 && fn(f); };
+  switch (type) {
+    case TensorType::Q4_K: return whole(Q4K{});
+    case TensorType::Q5_K: return whole(Q5K{});
+    case TensorType::Q6_K: return whole(Q6K{});
+    case TensorType::F16: return whole(F16{});
+    case TensorType::BF16: return whole(BF16{});
+    case TensorType::F32: return whole(F32{});
+    case TensorType::Q8_0: return whole(Q80{});
+    case TensorType::Q4_0: return whole(Q40{});
+    default: return false;
+  }
+}
+
 }  // namespace
 
 bool gemv_f16_supported(TensorType type, int64_t k, const float* x, int64_t ldx) {
   if (!aligned16(x) || ldx % 4 != 0) return false;
-  switch (type) {
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-    case TensorType::Q6_K: return true;  // rows of whole super-blocks
-    case TensorType::F16:
-    case TensorType::BF16:
-    case TensorType::Q8_0:
-    case TensorType::Q4_0: return k % 128 == 0;
-    case TensorType::F32: return k % F32::kStep == 0;
-    default: return false;
-  }
+  return with_format(type, k, [](auto) { return true; });
 }
 
 bool launch_gemv_f16_two_formats(TensorType type, const GemvTarget* targets, int n, TensorType type2,
@@ -522,18 +530,8 @@ bool launch_gemv_f16_swiglu(TensorType type, const GemvTarget& gate, const GemvT
     return false;
   GemvGroup grp = make_pair_group(gate, up);
   grp.y[2] = act;
-  bool launched = false;
-  switch (type) {
-    case TensorType::Q4_K: launched = launch_ring_swiglu<Q4K>(grp, k, x, next, link); break;
-    case TensorType::Q5_K: launched = launch_ring_swiglu<Q5K>(grp, k, x, next, link); break;
-    case TensorType::Q6_K: launched = launch_ring_swiglu<Q6K>(grp, k, x, next, link); break;
-    case TensorType::F16: launched = k % F16::kStep == 0 && launch_ring_swiglu<F16>(grp, k, x, next, link); break;
-    case TensorType::Q8_0: launched = k % Q80::kStep == 0 && launch_ring_swiglu<Q80>(grp, k, x, next, link); break;
-    case TensorType::Q4_0: launched = k % Q40::kStep == 0 && launch_ring_swiglu<Q40>(grp, k, x, next, link); break;
-    case TensorType::BF16: launched = k % BF16::kStep == 0 && launch_ring_swiglu<BF16>(grp, k, x, next, link); break;
-    case TensorType::F32: launched = k % F32::kStep == 0 && launch_ring_swiglu<F32>(grp, k, x, next, link); break;
-    default: break;
-  }
+  const bool launched =
+      with_format(type, k, [&](auto f) { return launch_ring_swiglu<decltype(f)>(grp, k, x, next, link); });
   if (launched) check_launch("gemv f16 (gate, up, swiglu)");
   return launched;
 }
@@ -542,18 +540,8 @@ bool launch_gemv_f16_linked(TensorType type, const GemvTarget* targets, int n, i
                             const NextProduct* next, const NormLink& link) {
   if (n < 1 || n > GemvGroup::kMax || !aligned16(x) || !link_fits(link, k, n)) return false;
   const GemvGroup grp = make_gemv_group(targets, n);
-  bool launched = false;
-  switch (type) {
-    case TensorType::Q4_K: launched = launch_ring_linked<Q4K>(grp, k, x, next, link); break;
-    case TensorType::Q5_K: launched = launch_ring_linked<Q5K>(grp, k, x, next, link); break;
-    case TensorType::Q6_K: launched = launch_ring_linked<Q6K>(grp, k, x, next, link); break;
-    case TensorType::F16: launched = k % F16::kStep == 0 && launch_ring_linked<F16>(grp, k, x, next, link); break;
-    case TensorType::Q8_0: launched = k % Q80::kStep == 0 && launch_ring_linked<Q80>(grp, k, x, next, link); break;
-    case TensorType::Q4_0: launched = k % Q40::kStep == 0 && launch_ring_linked<Q40>(grp, k, x, next, link); break;
-    case TensorType::BF16: launched = k % BF16::kStep == 0 && launch_ring_linked<BF16>(grp, k, x, next, link); break;
-    case TensorType::F32: launched = k % F32::kStep == 0 && launch_ring_linked<F32>(grp, k, x, next, link); break;
-    default: break;
-  }
+  const bool launched =
+      with_format(type, k, [&](auto f) { return launch_ring_linked<decltype(f)>(grp, k, x, next, link); });
   if (launched) check_launch("gemv f16 (norm link)");
   return launched;
 }
@@ -564,17 +552,11 @@ void launch_gemv_f16_group(TensorType type, const GemvTarget* targets, int n, in
   if (n < 1 || n > GemvGroup::kMax) throw std::invalid_argument("gemv f16: 1 to 3 matrices a launch");
   const GemvGroup grp = make_gemv_group(targets, n);
   if (grp.first_tile[n] == 0) return;
-  switch (type) {
-    case TensorType::Q4_K: launch_format<Q4K>(grp, k, x, ldx, n_tokens, next); break;
-    case TensorType::Q5_K: launch_format<Q5K>(grp, k, x, ldx, n_tokens, next); break;
-    case TensorType::Q6_K: launch_format<Q6K>(grp, k, x, ldx, n_tokens, next); break;
-    case TensorType::F16: launch_format<F16>(grp, k, x, ldx, n_tokens, next); break;
-    case TensorType::Q8_0: launch_format<Q80>(grp, k, x, ldx, n_tokens, next); break;
-    case TensorType::Q4_0: launch_format<Q40>(grp, k, x, ldx, n_tokens, next); break;
-    case TensorType::BF16: launch_format<BF16>(grp, k, x, ldx, n_tokens, next); break;
-    case TensorType::F32: launch_format<F32>(grp, k, x, ldx, n_tokens, next); break;
-    default: throw std::invalid_argument("gemv f16: no tensor-core kernel for this format");
-  }
+  const bool launched = with_format(type, k, [&](auto f) {
+    launch_format<decltype(f)>(grp, k, x, ldx, n_tokens, next);
+    return true;
+  });
+  if (!launched) throw std::invalid_argument("gemv f16: no tensor-core kernel for this format and width");
   check_launch("gemv f16");
 }
 
