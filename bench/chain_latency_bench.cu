@@ -4,7 +4,9 @@
 // a kernel start before the previous one ends and wait with griddepcontrol.wait). The
 // kernels: empty (one block, or one block a multiprocessor), a one-block copy of a 4096-float
 // row (the loads and stores of the add + rmsnorm kernel) and that copy with a block-wide sum
-// (its reduction). Best of 10 replays. Usage: chain_latency_bench (needs an sm_90 device).
+// (its reduction); and, against the chained wait, a handoff through memory (a counter, or a
+// flag a block) that does not wait for the previous grid's end. Best of 10 replays.
+// Usage: chain_latency_bench (needs an sm_90 device).
 #include <cuda_runtime.h>
 
 #include <cstdio>
@@ -42,6 +44,57 @@ __global__ void copy_sum_kernel(const float* in, float* out) {
   }
   __syncthreads();
   for (int j = 0; j < 4; ++j) out[threadIdx.x + j * 1024] = v[j] * total;
+}
+
+// The handoff without the grid's end: kernel i lets kernel i + 1 be scheduled at once and
+// waits, not with griddepcontrol.wait, but until every block of kernel i - 1 has counted
+// itself done in ready[i - 1] (after its output is written and fenced); then it reads that
+// output, writes its own and counts itself in ready[i]. The counters are zeroed at the
+// graph's start. What a product boundary would cost if each product started on its
+// predecessor's last tile instead of its grid's completion.
+__global__ void counted_kernel(const float* in, float* out, unsigned* ready, int index) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+  if (threadIdx.x == 0 && index > 0) {
+    unsigned seen = 0;
+    do {
+      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(ready + index - 1) : "memory");
+    } while (seen < gridDim.x);
+  }
+  __syncthreads();
+  const int i = static_cast<int>((blockIdx.x * 32 + threadIdx.x) % kCols);
+  if (threadIdx.x < 32) out[i] = in[i] + 1.0f;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    atomicAdd(ready + index, 1u);
+  }
+}
+
+// The same with a flag a block (ready[i][block]): each block of kernel i + 1 has thread t
+// wait for block t's flag of kernel i, so no counter is contended.
+__global__ void flagged_kernel(const float* in, float* out, unsigned* ready, int index) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+  const unsigned* prev = ready + static_cast<int64_t>(index - 1) * gridDim.x;
+  if (index > 0 && threadIdx.x < gridDim.x) {
+    unsigned seen = 0;
+    do {
+      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(prev + threadIdx.x) : "memory");
+    } while (seen == 0);
+  }
+  __syncthreads();
+  const int i = static_cast<int>((blockIdx.x * 32 + threadIdx.x) % kCols);
+  if (threadIdx.x < 32) out[i] = in[i] + 1.0f;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    __threadfence();
+    asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(ready + static_cast<int64_t>(index) * gridDim.x + blockIdx.x),
+                 "r"(1u)
+                 : "memory");
+  }
 }
 
 bool ok(cudaError_t e, const char* what) {
@@ -91,6 +144,50 @@ float per_kernel_us(void (*kernel)(const float*, float*), int blocks, int thread
   return ok(cudaGetLastError(), "replay") ? 1000.0f * best / kKernels : -1.0f;
 }
 
+// Microseconds per kernel for a graph of kKernels counted_kernel (or flagged_kernel) launches
+// (`blocks` blocks of `threads`), all chained with programmatic dependent launch.
+float counted_per_kernel_us(int blocks, int threads, float* a, float* b, unsigned* ready, bool flags) {
+  cudaStream_t s;
+  cudaStreamCreate(&s);
+  cudaGraph_t graph;
+  cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal);
+  cudaMemsetAsync(ready, 0, static_cast<size_t>(kKernels) * blocks * sizeof(unsigned), s);
+  for (int i = 0; i < kKernels; ++i) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(blocks);
+    cfg.blockDim = dim3(threads);
+    cfg.stream = s;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = i > 0 ? 1 : 0;
+    const float* in = i % 2 ? b : a;
+    float* out = i % 2 ? a : b;
+    cudaLaunchKernelEx(&cfg, flags ? flagged_kernel : counted_kernel, in, out, ready, i);
+  }
+  if (!ok(cudaStreamEndCapture(s, &graph), "capture")) return -1.0f;
+  cudaGraphExec_t exec;
+  if (!ok(cudaGraphInstantiate(&exec, graph, 0), "instantiate")) return -1.0f;
+  cudaEvent_t t0, t1;
+  cudaEventCreate(&t0);
+  cudaEventCreate(&t1);
+  float best = 1e30f;
+  for (int r = 0; r < 11; ++r) {
+    cudaEventRecord(t0, s);
+    cudaGraphLaunch(exec, s);
+    cudaEventRecord(t1, s);
+    cudaEventSynchronize(t1);
+    float ms = 0.0f;
+    cudaEventElapsedTime(&ms, t0, t1);
+    if (r > 0 && ms < best) best = ms;
+  }
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+  cudaStreamDestroy(s);
+  return ok(cudaGetLastError(), "replay") ? 1000.0f * best / kKernels : -1.0f;
+}
+
 }  // namespace
 
 int main() {
@@ -113,6 +210,14 @@ int main() {
   for (const Case& c : cases)
     std::printf("| %s | %.2f | %.2f |\n", c.name, per_kernel_us(c.kernel, c.blocks, c.threads, true, a, b),
                 per_kernel_us(c.kernel, c.blocks, c.threads, false, a, b));
+  unsigned* ready = nullptr;
+  if (!ok(cudaMalloc(&ready, static_cast<size_t>(kKernels) * sms * sizeof(unsigned)), "malloc")) return 1;
+  std::printf("| handoff by a counter, not the grid's end: 1 block a multiprocessor (288 threads) | %.2f | |\n",
+              counted_per_kernel_us(sms, 288, a, b, ready, false));
+  std::printf("| the same, 1 block of 32 | %.2f | |\n", counted_per_kernel_us(1, 32, a, b, ready, false));
+  std::printf("| handoff by a flag a block: 1 block a multiprocessor (288 threads) | %.2f | |\n",
+              counted_per_kernel_us(sms, 288, a, b, ready, true));
+  cudaFree(ready);
   cudaFree(a);
   cudaFree(b);
   return 0;
