@@ -47,20 +47,23 @@ __global__ void copy_sum_kernel(const float* in, float* out) {
 }
 
 // The handoff without the grid's end: kernel i lets kernel i + 1 be scheduled at once and
-// waits, not with griddepcontrol.wait, but until every block of kernel i - 1 has counted
-// itself done in ready[i - 1] (after its output is written and fenced); then it reads that
-// output, writes its own and counts itself in ready[i]. The counters are zeroed at the
-// graph's start. What a product boundary would cost if each product started on its
-// predecessor's last tile instead of its grid's completion.
-__global__ void counted_kernel(const float* in, float* out, unsigned* ready, int index) {
+// waits, not with griddepcontrol.wait, but until every block of kernel i - 1 has marked
+// itself done (after its output is written and fenced); then it reads that output, writes
+// its own and marks itself done. Marks: one counter a kernel that every block adds to
+// (ready[i]; one thread a block polls it), or with `flags` a flag a block (ready[i][block];
+// thread t of every block polls block t's). They are zeroed at the graph's start. What a
+// product boundary would cost if each product started on its predecessor's last tile
+// instead of its grid's completion.
+__global__ void handoff_kernel(const float* in, float* out, unsigned* ready, int index, bool flags) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 #endif
-  if (threadIdx.x == 0 && index > 0) {
+  if (index > 0 && (flags ? threadIdx.x < gridDim.x : threadIdx.x == 0)) {
+    const unsigned* mark = flags ? ready + static_cast<int64_t>(index - 1) * gridDim.x + threadIdx.x : ready + index - 1;
     unsigned seen = 0;
     do {
-      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(ready + index - 1) : "memory");
-    } while (seen < gridDim.x);
+      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(mark) : "memory");
+    } while (flags ? seen == 0 : seen < gridDim.x);
   }
   __syncthreads();
   const int i = static_cast<int>((blockIdx.x * 32 + threadIdx.x) % kCols);
@@ -68,32 +71,12 @@ __global__ void counted_kernel(const float* in, float* out, unsigned* ready, int
   __syncthreads();
   if (threadIdx.x == 0) {
     __threadfence();
-    atomicAdd(ready + index, 1u);
-  }
-}
-
-// The same with a flag a block (ready[i][block]): each block of kernel i + 1 has thread t
-// wait for block t's flag of kernel i, so no counter is contended.
-__global__ void flagged_kernel(const float* in, float* out, unsigned* ready, int index) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
-#endif
-  const unsigned* prev = ready + static_cast<int64_t>(index - 1) * gridDim.x;
-  if (index > 0 && threadIdx.x < gridDim.x) {
-    unsigned seen = 0;
-    do {
-      asm volatile("ld.acquire.gpu.global.u32 %0, [%1];" : "=r"(seen) : "l"(prev + threadIdx.x) : "memory");
-    } while (seen == 0);
-  }
-  __syncthreads();
-  const int i = static_cast<int>((blockIdx.x * 32 + threadIdx.x) % kCols);
-  if (threadIdx.x < 32) out[i] = in[i] + 1.0f;
-  __syncthreads();
-  if (threadIdx.x == 0) {
-    __threadfence();
-    asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(ready + static_cast<int64_t>(index) * gridDim.x + blockIdx.x),
-                 "r"(1u)
-                 : "memory");
+    if (flags)
+      asm volatile("st.release.gpu.global.u32 [%0], %1;" ::"l"(ready + static_cast<int64_t>(index) * gridDim.x + blockIdx.x),
+                   "r"(1u)
+                   : "memory");
+    else
+      atomicAdd(ready + index, 1u);
   }
 }
 
@@ -102,12 +85,16 @@ bool ok(cudaError_t e, const char* what) {
   return e == cudaSuccess;
 }
 
-// Microseconds per kernel for a graph of kKernels launches of `kernel`.
-float per_kernel_us(void (*kernel)(const float*, float*), int blocks, int threads, bool pdl, float* a, float* b) {
+// Microseconds per kernel of a graph of kKernels launches, kernel i launched by
+// launch(cfg, i) with cfg set for `blocks` blocks of `threads` on the capturing stream
+// and chained (programmatic dependent launch) where pdl(i); prologue(stream) first.
+template <class Prologue, class Pdl, class Launch>
+float graph_per_kernel_us(int blocks, int threads, Prologue prologue, Pdl pdl, Launch launch) {
   cudaStream_t s;
   cudaStreamCreate(&s);
   cudaGraph_t graph;
   cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal);
+  prologue(s);
   for (int i = 0; i < kKernels; ++i) {
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3(blocks);
@@ -117,10 +104,8 @@ float per_kernel_us(void (*kernel)(const float*, float*), int blocks, int thread
     attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
     attr[0].val.programmaticStreamSerializationAllowed = 1;
     cfg.attrs = attr;
-    cfg.numAttrs = pdl ? 1 : 0;
-    const float* in = i % 2 ? b : a;
-    float* out = i % 2 ? a : b;
-    cudaLaunchKernelEx(&cfg, kernel, in, out);
+    cfg.numAttrs = pdl(i) ? 1 : 0;
+    launch(cfg, i);
   }
   if (!ok(cudaStreamEndCapture(s, &graph), "capture")) return -1.0f;
   cudaGraphExec_t exec;
@@ -144,48 +129,27 @@ float per_kernel_us(void (*kernel)(const float*, float*), int blocks, int thread
   return ok(cudaGetLastError(), "replay") ? 1000.0f * best / kKernels : -1.0f;
 }
 
-// Microseconds per kernel for a graph of kKernels counted_kernel (or flagged_kernel) launches
-// (`blocks` blocks of `threads`), all chained with programmatic dependent launch.
+// Microseconds per kernel for a graph of kKernels launches of `kernel` (ping-pong buffers).
+float per_kernel_us(void (*kernel)(const float*, float*), int blocks, int threads, bool pdl, float* a, float* b) {
+  return graph_per_kernel_us(
+      blocks, threads, [](cudaStream_t) {}, [&](int) { return pdl; },
+      [&](const cudaLaunchConfig_t& cfg, int i) {
+        const float* in = i % 2 ? b : a;
+        cudaLaunchKernelEx(&cfg, kernel, in, i % 2 ? a : b);
+      });
+}
+
+// The same for handoff_kernel, every launch but the first chained, the marks zeroed at the
+// graph's start.
 float counted_per_kernel_us(int blocks, int threads, float* a, float* b, unsigned* ready, bool flags) {
-  cudaStream_t s;
-  cudaStreamCreate(&s);
-  cudaGraph_t graph;
-  cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal);
-  cudaMemsetAsync(ready, 0, static_cast<size_t>(kKernels) * blocks * sizeof(unsigned), s);
-  for (int i = 0; i < kKernels; ++i) {
-    cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(blocks);
-    cfg.blockDim = dim3(threads);
-    cfg.stream = s;
-    cudaLaunchAttribute attr[1];
-    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-    attr[0].val.programmaticStreamSerializationAllowed = 1;
-    cfg.attrs = attr;
-    cfg.numAttrs = i > 0 ? 1 : 0;
-    const float* in = i % 2 ? b : a;
-    float* out = i % 2 ? a : b;
-    cudaLaunchKernelEx(&cfg, flags ? flagged_kernel : counted_kernel, in, out, ready, i);
-  }
-  if (!ok(cudaStreamEndCapture(s, &graph), "capture")) return -1.0f;
-  cudaGraphExec_t exec;
-  if (!ok(cudaGraphInstantiate(&exec, graph, 0), "instantiate")) return -1.0f;
-  cudaEvent_t t0, t1;
-  cudaEventCreate(&t0);
-  cudaEventCreate(&t1);
-  float best = 1e30f;
-  for (int r = 0; r < 11; ++r) {
-    cudaEventRecord(t0, s);
-    cudaGraphLaunch(exec, s);
-    cudaEventRecord(t1, s);
-    cudaEventSynchronize(t1);
-    float ms = 0.0f;
-    cudaEventElapsedTime(&ms, t0, t1);
-    if (r > 0 && ms < best) best = ms;
-  }
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
-  cudaStreamDestroy(s);
-  return ok(cudaGetLastError(), "replay") ? 1000.0f * best / kKernels : -1.0f;
+  return graph_per_kernel_us(
+      blocks, threads,
+      [&](cudaStream_t s) { cudaMemsetAsync(ready, 0, static_cast<size_t>(kKernels) * blocks * sizeof(unsigned), s); },
+      [](int i) { return i > 0; },
+      [&](const cudaLaunchConfig_t& cfg, int i) {
+        const float* in = i % 2 ? b : a;
+        cudaLaunchKernelEx(&cfg, handoff_kernel, in, i % 2 ? a : b, ready, i, flags);
+      });
 }
 
 }  // namespace
