@@ -342,16 +342,23 @@ struct F16 {
   }
   // mma m = 2j + u: load j, its half u; activations k = 32q + 8j + 4u.
   __device__ __forceinline__ static int group(int m, int q) { return 8 * q + m; }
-  template <class X>
-  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
+  // The mmas of a step whose 32-bit words each hold one pair of weights, as f16 by pair(w)
+  // (F16: the word itself; BF16: its conversion).
+  template <class X, class Pair>
+  __device__ __forceinline__ static void step_pairs(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q,
+                                                    float (&acc)[kAccs][4], Pair pair) {
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const uint2 x0 = x.get(s, 2 * j, q), x1 = x.get(s, 2 * j + 1, q);
-      const uint32_t f0[4] = {ra.v[j].x, rb.v[j].x, ra.v[j].y, rb.v[j].y};
+      const uint32_t f0[4] = {pair(ra.v[j].x), pair(rb.v[j].x), pair(ra.v[j].y), pair(rb.v[j].y)};
       mma_16816(acc[(2 * j) % kAccs], f0, x0.x, x0.y);
-      const uint32_t f1[4] = {ra.v[j].z, rb.v[j].z, ra.v[j].w, rb.v[j].w};
+      const uint32_t f1[4] = {pair(ra.v[j].z), pair(rb.v[j].z), pair(ra.v[j].w), pair(rb.v[j].w)};
       mma_16816(acc[(2 * j + 1) % kAccs], f1, x1.x, x1.y);
     }
+  }
+  template <class X>
+  __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
+    step_pairs(ra, rb, x, s, q, acc, [](uint32_t w) { return w; });
   }
 };
 
@@ -381,23 +388,31 @@ struct WordBlock {
   __device__ __forceinline__ uint32_t codes(int i) const { return __funnelshift_rc(w[i], w[i + 1], 16u + 8u * mis); }
 };
 
+// What Q8_0 and Q4_0 share: a step of four blocks of kBlock bytes (128 weights), quad q
+// reading block q as a WordBlock of N words; no persistent kernel (the streamed one or the
+// tile kernel), the next product's first tile prefetched.
+template <int64_t kBlock, int N>
+struct FourWordBlocks {
+  static constexpr int kStep = 128, kMmas = 8;
+  static constexpr int64_t kBlockBytes = kBlock, kStepBytes = 4 * kBlock;
+  static constexpr int kStreamAhead = 0;
+  static constexpr bool kPrefetchNext = true;
+  using Raw = WordBlock<N>;
+  template <class M = FromGlobal>
+  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
+    return Raw::template load<M>(row + s * kStepBytes + kBlockBytes * q, q);
+  }
+};
+
 // Q8_0: a step is four blocks (128 weights); quad q takes block q, an f16 d and 32 signed
 // codes (34 bytes). Rows and steps are 4-byte multiples (136 bytes a step), so block q
 // starts on a word for even q and two bytes past one for odd q: its nine words are read
 // aligned and each mma's four codes realigned by one funnel shift. A code pair becomes the
 // f16 1152 + c exactly (0x64 over the byte c + 128), 1152 is subtracted and the product
 // with d rounded once: rn(d·q), the prefill route's f16 weight.
-struct Q80 {
-  static constexpr int kStep = 128, kMmas = 8, kPairStride = 1;
-  static constexpr int64_t kBlockBytes = 34, kStepBytes = 4 * kBlockBytes;
+struct Q80 : FourWordBlocks<34, 9> {
+  static constexpr int kPairStride = 1;
   static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 136;  // 32 blocks: 16-byte multiple
-  static constexpr int kStreamAhead = 0;  // no persistent kernel: the streamed one or the tile kernel
-  static constexpr bool kPrefetchNext = true;
-  using Raw = WordBlock<9>;
-  template <class M = FromGlobal>
-  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
-    return Raw::load<M>(row + s * kStepBytes + kBlockBytes * q, q);
-  }
   // mma m: codes 4m..4m+3 of block q; activations k = 32q + 4m.
   __device__ __forceinline__ static int group(int m, int q) { return 8 * q + m; }
   // The f16 pair rn(d·c) of the codes at bytes 0, 1 (sel 0x4140) or 2, 3 (0x4342) of
@@ -426,17 +441,9 @@ struct Q80 {
 // pair becomes 1024 + c (or 64 + c under the exponent of 64) exactly, 1032 (72) is
 // subtracted, so c − 8 exactly, and the product with d rounded once: rn(d·(q − 8)), the
 // prefill route's f16 weight.
-struct Q40 {
-  static constexpr int kStep = 128, kMmas = 8, kPairStride = 2;
-  static constexpr int64_t kBlockBytes = 18, kStepBytes = 4 * kBlockBytes;
+struct Q40 : FourWordBlocks<18, 5> {
+  static constexpr int kPairStride = 2;
   static constexpr int kChunkSteps = 16, kChunkRowBytes = 16 * 72;  // 64 blocks: Q4_K's 1152 bytes
-  static constexpr int kStreamAhead = 0;  // no persistent kernel: the streamed one or the tile kernel
-  static constexpr bool kPrefetchNext = true;
-  using Raw = WordBlock<5>;
-  template <class M = FromGlobal>
-  __device__ __forceinline__ static Raw load(const uint8_t* row, int64_t s, int q) {
-    return Raw::load<M>(row + s * kStepBytes + kBlockBytes * q, q);
-  }
   // mma m = 2i + h: code word i, low (h = 0) or high nibbles; activations k = 32q + 16h + 4i ...
   __device__ __forceinline__ static int group(int m, int q) { return 8 * q + 4 * (m & 1) + (m >> 1); }
   __device__ __forceinline__ static uint32_t low(uint32_t codes, __half2 d) {
@@ -483,14 +490,7 @@ struct BF16 {
   }
   template <class X>
   __device__ __forceinline__ static void step(const Raw& ra, const Raw& rb, const X& x, int64_t s, int q, float (&acc)[kAccs][4]) {
-#pragma unroll
-    for (int j = 0; j < 4; ++j) {
-      const uint2 x0 = x.get(s, 2 * j, q), x1 = x.get(s, 2 * j + 1, q);
-      const uint32_t f0[4] = {pair(ra.v[j].x), pair(rb.v[j].x), pair(ra.v[j].y), pair(rb.v[j].y)};
-      mma_16816(acc[(2 * j) % kAccs], f0, x0.x, x0.y);
-      const uint32_t f1[4] = {pair(ra.v[j].z), pair(rb.v[j].z), pair(ra.v[j].w), pair(rb.v[j].w)};
-      mma_16816(acc[(2 * j + 1) % kAccs], f1, x1.x, x1.y);
-    }
+    F16::step_pairs(ra, rb, x, s, q, acc, [](uint32_t w) { return pair(w); });
   }
 };
 
