@@ -202,7 +202,8 @@ __global__ void __launch_bounds__(32 * W, 2)
 constexpr int kPrefetchRowBytes = 2880;
 
 // One token, weights streamed through shared memory: warp W of the block is a producer
-// that copies (bulk copies, one a row) chunks of kChunkSteps steps of the block's tiles
+// that copies (bulk copies, one a row; one tensor copy a stage for formats with kRingMaps,
+// maps: the launch's RingMaps) chunks of kChunkSteps steps of the block's tiles
 // b, b + gridDim.x, ... into a ring of stages, running ahead of the arithmetic by up to
 // the whole ring (tens of kilobytes a multiprocessor in flight without holding a
 // register); warps 0..W-1 compute each chunk from shared memory (copy_tile, compute_tile),
@@ -218,7 +219,8 @@ constexpr int kPrefetchRowBytes = 2880;
 template <class F, class F2, int W, int kFillBatch, bool kSwiGLU, int kHeld = 0, bool kLinked = false>
 __global__ void __launch_bounds__(32 * (W + 1), 1)
     gemv_f16_ring_kernel(const GemvGroup grp, int n_first, int64_t k, const float* x, int n_stages,
-                         const GemvGroup next, int next_pair, const NormLink link) {
+                         const GemvGroup next, int next_pair, const NormLink link,
+                         const RingMaps* maps) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // launched on sm_90 devices only (launch_ring)
   constexpr bool kMixed = !std::is_same_v<F, F2>;
   constexpr uint32_t kStageBytes =
@@ -238,16 +240,37 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
   const uint32_t full0 = static_cast<uint32_t>(__cvta_generic_to_shared(bars));
   const uint32_t empty0 = full0 + 8u * n_stages;
   allow_dependents_early();  // one block a multiprocessor: the whole grid is resident
+  if ((F::kRingMaps || F2::kRingMaps) && maps && threadIdx.x == 32 * W)
+    for (int i = 0; i < grp.n; ++i) wg::tma_prefetch_desc(&maps->m[i]);
   if (threadIdx.x == 0) init_ring_barriers<W>(full0, empty0, n_stages, part_bars);
   __syncthreads();
 
   if (warp == W) {  // producer: weights are never written by a kernel, so no wait
     int st = 0, round = 0;
+    // A tile of format G: tensor copies by lane 0 where G takes them (the other lanes only
+    // keep count of the stages), else copy_tile's row copies.
+    const auto copy = [&](auto g, auto swiglu, int tile, int chunks) {
+      using G = decltype(g);
+      constexpr bool kPair = decltype(swiglu)::value;
+      if constexpr (G::kRingMaps) {
+        if (maps) {
+          if (threadIdx.x % 32 == 0) {
+            copy_tile_mapped<G, kPair>(grp, tile, chunks, static_cast<uint32_t>(__cvta_generic_to_shared(ring)),
+                                       kStageBytes, n_stages, full0, empty0, st, round, maps->m);
+          } else {
+            round += (st + chunks) / n_stages;
+            st = (st + chunks) % n_stages;
+          }
+          return;
+        }
+      }
+      copy_tile<G, kPair>(grp, tile, chunks, ring, kStageBytes, n_stages, full0, empty0, st, round);
+    };
     for (int tile = static_cast<int>(blockIdx.x); tile < n_tiles; tile += gridDim.x) {
-      if (first_format(tile))
-        copy_tile<F, kSwiGLU>(grp, tile, n_chunks, ring, kStageBytes, n_stages, full0, empty0, st, round);
-      else copy_tile<F2>(grp, tile, n_chunks2, ring, kStageBytes, n_stages, full0, empty0, st, round);
+      if (first_format(tile)) copy(F{}, std::bool_constant<kSwiGLU>{}, tile, n_chunks);
+      else copy(F2{}, std::false_type{}, tile, n_chunks2);
     }
+    if constexpr (F::kRingMaps || F2::kRingMaps) __syncwarp();  // the prefetch once lane 0's copies are issued
     if constexpr (F::kPrefetchNext) prefetch_first_tile(next, next_pair != 0, kPrefetchRowBytes);
     return;
   }
@@ -353,7 +376,7 @@ GemvGroup group_of(const NextProduct* next) {
   if (!next || next->n < 1 || next->n > GemvGroup::kMax || (next->pair && next->n != 2)) return GemvGroup{};
   return next->pair ? make_pair_group(next->t[0], next->t[1]) : make_gemv_group(next->t, next->n);
 }
-template <class F, class F2, auto kKernel>
+template <class F, class F2, bool kSwiGLU, auto kKernel>
 bool launch_ring_kernel(const GemvGroup& grp, int n_first, int64_t k, const float* x, int64_t n_steps,
                         int64_t n_steps2, const NextProduct* next, const NormLink& link) {
   const DeviceLimits& dev = device_limits();
@@ -373,7 +396,8 @@ bool launch_ring_kernel(const GemvGroup& grp, int n_first, int64_t k, const floa
   raise_smem(kKernel, smem, allowed);
   const int n_tiles = grp.first_tile[grp.n];
   launch_chained(kKernel, dim3(static_cast<unsigned>(std::min(n_tiles, dev.sms))), dim3(32 * (kWarps + 1)), smem, grp,
-                 n_first, k, x, stages, group_of(next), next && next->pair ? 1 : 0, link);
+                 n_first, k, x, stages, group_of(next), next && next->pair ? 1 : 0, link,
+                 ring_maps<F, F2, kSwiGLU>(grp, n_first));
   return true;
 }
 
@@ -385,10 +409,10 @@ template <class F, class F2, bool kSwiGLU, int kHeld>
 bool launch_ring_held(const GemvGroup& grp, int n_first, int64_t k, const float* x, int64_t n_steps, int64_t n_steps2,
                       const NextProduct* next, const NormLink& link) {
   if (linked(link))
-    return launch_ring_kernel<F, F2, gemv_f16_ring_kernel<F, F2, kWarps, 1, kSwiGLU, kHeld, true>>(
+    return launch_ring_kernel<F, F2, kSwiGLU, gemv_f16_ring_kernel<F, F2, kWarps, 1, kSwiGLU, kHeld, true>>(
         grp, n_first, k, x, n_steps, n_steps2, next, link);
-  return launch_ring_kernel<F, F2, gemv_f16_ring_kernel<F, F2, kWarps, 1, kSwiGLU, kHeld>>(grp, n_first, k, x, n_steps,
-                                                                                          n_steps2, next, link);
+  return launch_ring_kernel<F, F2, kSwiGLU, gemv_f16_ring_kernel<F, F2, kWarps, 1, kSwiGLU, kHeld>>(
+      grp, n_first, k, x, n_steps, n_steps2, next, link);
 }
 
 template <class F, class F2, int kFillBatch, bool kSwiGLU = false>
@@ -412,10 +436,10 @@ bool launch_ring_with(const GemvGroup& grp, int n_first, int64_t k, const float*
     }
   }
   if (linked(link))
-    return launch_ring_kernel<F, F2, gemv_f16_ring_kernel<F, F2, kWarps, kFillBatch, kSwiGLU, 0, true>>(
+    return launch_ring_kernel<F, F2, kSwiGLU, gemv_f16_ring_kernel<F, F2, kWarps, kFillBatch, kSwiGLU, 0, true>>(
         grp, n_first, k, x, n_steps, n_steps2, next, link);
-  return launch_ring_kernel<F, F2, gemv_f16_ring_kernel<F, F2, kWarps, kFillBatch, kSwiGLU>>(grp, n_first, k, x, n_steps,
-                                                                                         n_steps2, next, link);
+  return launch_ring_kernel<F, F2, kSwiGLU, gemv_f16_ring_kernel<F, F2, kWarps, kFillBatch, kSwiGLU>>(
+      grp, n_first, k, x, n_steps, n_steps2, next, link);
 }
 
 // Rows of more than four staged entries a consumer thread (the down products' K = 14336)

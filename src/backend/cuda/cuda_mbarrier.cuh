@@ -1,8 +1,9 @@
 #pragma once
 // Shared-memory barriers (mbarrier, sm_90) that count arrivals and the bytes of bulk
-// copies, and the one-dimensional bulk copy (global to shared memory, optionally with an
-// L2 eviction policy) that completes on them: the rings of the Hopper GEMM
-// (cuda_matmul_wgmma.cu) and of the streamed decode GEMV (cuda_gemv_f16.cu).
+// copies, and the bulk copies (one-dimensional, or a 2-D tensor map's box; global to
+// shared memory, optionally with an L2 eviction policy) that complete on them: the rings
+// of the Hopper GEMM (cuda_matmul_wgmma.cu) and of the streamed decode GEMV
+// (cuda_gemv_f16.cu).
 #include <cstdint>
 
 namespace greta::cuda::wg {
@@ -43,6 +44,24 @@ __device__ __forceinline__ void bulk_copy_g2s(uint32_t dst, const void* src, uin
   asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
                "l"(src), "r"(bytes), "r"(bar)
                : "memory");
+}
+
+// Box {c0 (inner, elements), c1 (rows)} of a 2-D tensor map (in global, constant or
+// __grid_constant__ parameter memory) to shared memory at dst (128-byte aligned),
+// completing the box's bytes on bar, parts past the tensor's end as zeros; an L2 policy
+// for the lines it reads.
+__device__ __forceinline__ void tensor_copy_2d_hinted(uint32_t dst, const void* tmap, uint32_t bar, int c0, int c1,
+                                                      uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1, {%3, %4}], "
+      "[%2], %5;\n" ::"r"(dst),
+      "l"(tmap), "r"(bar), "r"(c0), "r"(c1), "l"(policy)
+      : "memory");
+}
+
+// Fetches a tensor map into the cache of descriptors before its first copy.
+__device__ __forceinline__ void tma_prefetch_desc(const void* tmap) {
+  asm volatile("prefetch.tensormap [%0];\n" ::"l"(tmap) : "memory");
 }
 
 // An L2 policy that marks lines as the first to evict: for data read once a step (the

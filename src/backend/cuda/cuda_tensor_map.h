@@ -1,11 +1,14 @@
 #pragma once
 // cuTensorMapEncodeTiled through the runtime's driver entry point, so that the backend
 // does not link against the driver library: tensor maps for bulk tensor copies (TMA) of
-// the Hopper GEMM's tiles (cuda_matmul_wgmma.cu) and the decode attention's cache rows
-// (cuda_attention.cu). Null where the driver does not offer it.
+// the Hopper GEMM's tiles (cuda_matmul_wgmma.cu), the decode attention's cache rows
+// (cuda_attention_mma.cu) and the streamed GEMV's weight rows (cuda_gemv_f16.cu). Null
+// where the driver does not offer it.
 #include <cuda.h>
 #include <cuda_runtime.h>
 #include <cudaTypedefs.h>
+
+#include <cstdint>
 
 namespace greta::cuda {
 
@@ -20,5 +23,21 @@ inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
   }();
   return fn;
 }
+
+// A matrix of n_rows rows of row_bytes bytes at w, as 8-byte elements, copied in boxes of
+// box_bytes bytes (the inner box: at most 256 elements) × box_rows rows that land in
+// shared memory box_bytes apart; columns and rows past the matrix arrive as zeros. Made
+// once per matrix and box (a decode step launches over the same weights every time; each
+// step's record pass asks again). False where the driver has no encoder or the matrix
+// does not fit a map's rules (16-byte aligned start and rows, at most 2^31 rows).
+// GRETA_CUDA_RING_MAPS=0 turns them off (the streamed GEMV then copies row by row), for
+// measuring what they bring.
+bool weight_rows_map(const void* w, int64_t row_bytes, int64_t n_rows, int box_bytes, int box_rows, CUtensorMap& map);
+
+// A copy of `bytes` bytes (tensor maps) in device memory, 128-byte aligned, made once per
+// content and kept: a step's launches ask again on every record pass. Null while this
+// thread captures a graph and the bytes were not asked for before (the record pass
+// before a capture asks for the same).
+const void* device_copy_of(const void* p, size_t bytes);
 
 }  // namespace greta::cuda

@@ -30,9 +30,6 @@ __device__ __forceinline__ void tma_load_3d_hinted(uint32_t dst, const void* tma
       "l"(tmap), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "l"(policy)
       : "memory");
 }
-__device__ __forceinline__ void tma_prefetch_desc(const void* tmap) {
-  asm volatile("prefetch.tensormap [%0];\n" ::"l"(tmap) : "memory");
-}
 
 // Shared-memory matrix descriptor of a K-major, 128-byte-swizzled tile at byte address
 // addr: start (>>4), stride between 8-row groups 1024 bytes (>>4 = 64), swizzle mode 1
