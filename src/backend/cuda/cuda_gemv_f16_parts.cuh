@@ -870,18 +870,17 @@ __device__ __forceinline__ void copy_tile(const GemvGroup& grp, int tile, int n_
   // Weights are read once a step: marked first to leave L2, they no longer push out the
   // KV cache rows and activations that the next kernels read (H100, tg128 +2-3%).
   const uint64_t policy = wg::l2_evict_first_policy();
-  for (int c = 0; c < n_chunks; ++c, st = st + 1 == n_stages ? 0 : st + 1, round += st == 0) {
+  const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(ring)) + (lane % 16) * kPitch;
+  for (int c = 0; c < n_chunks; ++c, src += F::kChunkRowBytes, st = st + 1 == n_stages ? 0 : st + 1, round += st == 0) {
     if (round > 0) {
       wg::mbar_wait(empty0 + 8u * st, (round - 1) & 1);
       wg::fence_proxy_async_shared();  // the consumers' loads of the stage before the copies over it
     }
-    if (lane == 0) wg::mbar_arrive_expect_tx(full0 + 8u * st, 16u * F::kChunkRowBytes);
-    __syncwarp();
-    if (lane < 16) {
-      const uint32_t dst = static_cast<uint32_t>(__cvta_generic_to_shared(ring + st * stage_bytes + lane * kPitch));
-      wg::bulk_copy_g2s_hinted(dst, src + static_cast<int64_t>(c) * F::kChunkRowBytes, F::kChunkRowBytes, full0 + 8u * st,
-                               policy);
-    }
+    const uint32_t full = full0 + 8u * st;
+    // No barrier between the two: bytes completing before the expected count is posted
+    // leave the phase open, since lane 0's arrival is still pending.
+    if (lane == 0) wg::mbar_arrive_expect_tx(full, 16u * F::kChunkRowBytes);
+    if (lane < 16) wg::bulk_copy_g2s_hinted(dst + st * stage_bytes, src, F::kChunkRowBytes, full, policy);
   }
 }
 
