@@ -203,7 +203,7 @@ constexpr int kPrefetchRowBytes = 2880;
 
 // One token, weights streamed through shared memory: warp W of the block is a producer
 // that copies (bulk copies, one a row; one tensor copy a stage for formats with kRingMaps,
-// maps: the launch's RingMaps) chunks of kChunkSteps steps of the block's tiles
+// maps: the launch's ring_maps) chunks of kChunkSteps steps of the block's tiles
 // b, b + gridDim.x, ... into a ring of stages, running ahead of the arithmetic by up to
 // the whole ring (tens of kilobytes a multiprocessor in flight without holding a
 // register); warps 0..W-1 compute each chunk from shared memory (copy_tile, compute_tile),
@@ -220,7 +220,7 @@ template <class F, class F2, int W, int kFillBatch, bool kSwiGLU, int kHeld = 0,
 __global__ void __launch_bounds__(32 * (W + 1), 1)
     gemv_f16_ring_kernel(const GemvGroup grp, int n_first, int64_t k, const float* x, int n_stages,
                          const GemvGroup next, int next_pair, const NormLink link,
-                         const RingMaps* maps) {
+                         const CUtensorMap* maps) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // launched on sm_90 devices only (launch_ring)
   constexpr bool kMixed = !std::is_same_v<F, F2>;
   constexpr uint32_t kStageBytes =
@@ -241,7 +241,7 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
   const uint32_t empty0 = full0 + 8u * n_stages;
   allow_dependents_early();  // one block a multiprocessor: the whole grid is resident
   if ((F::kRingMaps || F2::kRingMaps) && maps && threadIdx.x == 32 * W)
-    for (int i = 0; i < grp.n; ++i) wg::tma_prefetch_desc(&maps->m[i]);
+    for (int i = 0; i < grp.n; ++i) wg::tma_prefetch_desc(maps + i);
   if (threadIdx.x == 0) init_ring_barriers<W>(full0, empty0, n_stages, part_bars);
   __syncthreads();
 
@@ -256,7 +256,7 @@ __global__ void __launch_bounds__(32 * (W + 1), 1)
         if (maps) {
           if (threadIdx.x % 32 == 0) {
             copy_tile_mapped<G, kPair>(grp, tile, chunks, static_cast<uint32_t>(__cvta_generic_to_shared(ring)),
-                                       kStageBytes, n_stages, full0, empty0, st, round, maps->m);
+                                       kStageBytes, n_stages, full0, empty0, st, round, maps);
           } else {
             round += (st + chunks) / n_stages;
             st = (st + chunks) % n_stages;

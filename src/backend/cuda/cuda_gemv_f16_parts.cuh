@@ -8,7 +8,6 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 #include "backend/cuda/cuda_dequant_f16.cuh"
@@ -130,7 +129,7 @@ struct Q4K {
   static constexpr int kChunkSteps = 8, kChunkRowBytes = 8 * 144;  // streamed kernel: 8 super-blocks a copy
   static constexpr int kStreamAhead = 2;  // persistent kernel: loads in flight ahead of the mmas
   static constexpr bool kPrefetchNext = true;  // streamed kernel: the next product's first tile into L2
-  // Streamed kernel: a stage as one tensor copy (RingMaps) instead of a bulk copy a row.
+  // Streamed kernel: a stage as one tensor copy (ring_maps) instead of a bulk copy a row.
   // Only Q8_0 gains (H200, 8B tg128: q8_0 +16.5%); Q4_K -4%, Q5_K -6%, Q6_K -1%, Q4_0 the same.
   static constexpr bool kRingMaps = false;
   struct Raw {
@@ -631,27 +630,21 @@ inline GemvGroup make_pair_group(const GemvTarget& gate, const GemvTarget& up) {
   return grp;
 }
 
-// The tensor maps of a streamed launch's matrices (weight_rows_map), one box a ring stage's
-// rows at its pitch: a stage is then one tensor copy (two of eight rows for a gate and up
-// tile) instead of sixteen row copies. Kept in global memory: a launch's parameters grow
-// by a pointer, not by 384 bytes.
-struct RingMaps {
-  CUtensorMap m[GemvGroup::kMax];  // 128 bytes each, 128-byte aligned
-};
-
-// The maps of grp's matrices for rows of F's chunks (F2's from n_first on) in device
-// memory, made once per group; kSwiGLU: a gate and up pair, eight rows of each a tile.
-// Null (row copies) where a matrix fits no map (host side).
+// The tensor maps of a streamed launch's matrices (device_weight_maps), in device memory:
+// a box is a ring stage's rows at its pitch, so that a stage is one tensor copy (two of
+// eight rows for a gate and up tile) instead of sixteen row copies. Null (row copies)
+// where neither format takes them or a matrix fits no map (host side).
 template <class F, class F2, bool kSwiGLU>
-const RingMaps* ring_maps(const GemvGroup& grp, int n_first) {
-  if (!F::kRingMaps && !F2::kRingMaps) return nullptr;
-  RingMaps maps;
-  std::memset(&maps, 0, sizeof maps);
-  for (int i = 0; i < grp.n; ++i) {
-    const int pitch = (i < n_first ? F::kChunkRowBytes : F2::kChunkRowBytes) + 16;
-    if (!weight_rows_map(grp.w[i], grp.row_bytes[i], grp.n_rows[i], pitch, kSwiGLU ? 8 : 16, maps.m[i])) return nullptr;
+const CUtensorMap* ring_maps(const GemvGroup& grp, int n_first) {
+  if constexpr (!F::kRingMaps && !F2::kRingMaps) {
+    return nullptr;
+  } else {
+    WeightRows rows[GemvGroup::kMax];
+    for (int i = 0; i < grp.n; ++i)
+      rows[i] = {grp.w[i], grp.row_bytes[i], grp.n_rows[i], (i < n_first ? F::kChunkRowBytes : F2::kChunkRowBytes) + 16,
+                 kSwiGLU ? 8 : 16};
+    return device_weight_maps(rows, static_cast<int>(grp.n));
   }
-  return static_cast<const RingMaps*>(device_copy_of(&maps, sizeof maps));
 }
 
 // One token's activations as f16 pairs in shared memory, in the order the steps read them
@@ -885,7 +878,7 @@ __device__ __forceinline__ void copy_tile(const GemvGroup& grp, int tile, int n_
 }
 
 // copy_tile with a stage as one tensor copy of the tile's rows (two of eight rows for a
-// SwiGLU pair's tile) at the ring's pitch (maps: the launch's RingMaps; rows past the
+// SwiGLU pair's tile) at the ring's pitch (maps: the launch's ring_maps; rows past the
 // matrix's end arrive as zeros, and no computed row reads them), by one thread: the
 // producer warp's lane 0.
 template <class F, bool kSwiGLU = false>

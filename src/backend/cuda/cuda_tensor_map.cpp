@@ -5,8 +5,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
-#include <string>
 #include <tuple>
+#include <vector>
 
 #include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/cuda_step_record.h"
@@ -45,32 +45,37 @@ std::optional<CUtensorMap> encode_weight_rows(const void* w, int64_t row_bytes, 
 
 bool weight_rows_map(const void* w, int64_t row_bytes, int64_t n_rows, int box_bytes, int box_rows, CUtensorMap& map) {
   if (!ring_maps_enabled()) return false;
-  using Key = std::tuple<const void*, int64_t, int64_t, int, int>;
-  static std::mutex mu;
-  static std::map<Key, std::optional<CUtensorMap>> maps;
-  const Key key{w, row_bytes, n_rows, box_bytes, box_rows};
-  std::lock_guard<std::mutex> lock(mu);
-  auto it = maps.find(key);
-  if (it == maps.end()) it = maps.emplace(key, encode_weight_rows(w, row_bytes, n_rows, box_bytes, box_rows)).first;
-  if (!it->second) return false;
-  map = *it->second;
-  return true;
+  const std::optional<CUtensorMap> m = encode_weight_rows(w, row_bytes, n_rows, box_bytes, box_rows);
+  if (m) map = *m;
+  return m.has_value();
 }
 
-const void* device_copy_of(const void* p, size_t bytes) {
+const CUtensorMap* device_weight_maps(const WeightRows* rows, int n) {
+  using Key = std::vector<std::tuple<const void*, int64_t, int64_t, int, int>>;
+  Key key;
+  for (int i = 0; i < n; ++i)
+    key.emplace_back(rows[i].w, rows[i].row_bytes, rows[i].n_rows, rows[i].box_bytes, rows[i].box_rows);
   static std::mutex mu;
-  static std::map<std::string, void*> copies;
-  std::string key(static_cast<const char*>(p), bytes);
+  static std::map<Key, const CUtensorMap*> known;
   std::lock_guard<std::mutex> lock(mu);
-  auto it = copies.find(key);
-  if (it != copies.end()) return it->second;
+  const auto it = known.find(key);
+  if (it != known.end()) return it->second;
   cudaStreamCaptureStatus capturing = cudaStreamCaptureStatusNone;
   check(cudaStreamIsCapturing(static_cast<cudaStream_t>(launch_queue().stream), &capturing), "cudaStreamIsCapturing");
   if (capturing != cudaStreamCaptureStatusNone) return nullptr;
-  void* d = nullptr;
-  check(cudaMalloc(&d, bytes), "cudaMalloc (tensor maps)");  // 256-byte aligned
-  check(cudaMemcpy(d, p, bytes, cudaMemcpyHostToDevice), "cudaMemcpy (tensor maps)");
-  copies.emplace(std::move(key), d);
+  std::vector<CUtensorMap> maps(static_cast<size_t>(n));
+  const CUtensorMap* d = nullptr;
+  bool all = n > 0;
+  for (int i = 0; i < n && all; ++i)
+    all = weight_rows_map(rows[i].w, rows[i].row_bytes, rows[i].n_rows, rows[i].box_bytes, rows[i].box_rows, maps[i]);
+  if (all) {
+    void* p = nullptr;
+    const size_t bytes = maps.size() * sizeof(CUtensorMap);
+    check(cudaMalloc(&p, bytes), "cudaMalloc (tensor maps)");  // 256-byte aligned
+    check(cudaMemcpy(p, maps.data(), bytes, cudaMemcpyHostToDevice), "cudaMemcpy (tensor maps)");
+    d = static_cast<const CUtensorMap*>(p);
+  }
+  known.emplace(std::move(key), d);
   return d;
 }
 

@@ -26,18 +26,24 @@ inline PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
 
 // A matrix of n_rows rows of row_bytes bytes at w, as 8-byte elements, copied in boxes of
 // box_bytes bytes (the inner box: at most 256 elements) × box_rows rows that land in
-// shared memory box_bytes apart; columns and rows past the matrix arrive as zeros. Made
-// once per matrix and box (a decode step launches over the same weights every time; each
-// step's record pass asks again). False where the driver has no encoder or the matrix
-// does not fit a map's rules (16-byte aligned start and rows, at most 2^31 rows).
-// GRETA_CUDA_RING_MAPS=0 turns them off (the streamed GEMV then copies row by row), for
-// measuring what they bring.
+// shared memory box_bytes apart; columns and rows past the matrix arrive as zeros. False
+// where the driver has no encoder, the matrix does not fit a map's rules (16-byte aligned
+// start and rows, at most 2^31 rows), or GRETA_CUDA_RING_MAPS=0 turns the maps off (the
+// streamed GEMV then copies row by row; for measuring what they bring).
 bool weight_rows_map(const void* w, int64_t row_bytes, int64_t n_rows, int box_bytes, int box_rows, CUtensorMap& map);
 
-// A copy of `bytes` bytes (tensor maps) in device memory, 128-byte aligned, made once per
-// content and kept: a step's launches ask again on every record pass. Null while this
-// thread captures a graph and the bytes were not asked for before (the record pass
-// before a capture asks for the same).
-const void* device_copy_of(const void* p, size_t bytes);
+// One matrix of a launch, for weight_rows_map.
+struct WeightRows {
+  const void* w;
+  int64_t row_bytes, n_rows;
+  int box_bytes, box_rows;
+};
+
+// The weight_rows_map maps of n matrices, side by side in device memory (128-byte
+// aligned, as copies need), made once per list and kept: a decode step launches over the
+// same weights every time, and each step's record pass asks again. Null where a matrix
+// takes no map, or where the list is first asked for while this thread captures a graph
+// (the record pass before a capture asks for the same list, so it never is).
+const CUtensorMap* device_weight_maps(const WeightRows* rows, int n);
 
 }  // namespace greta::cuda
