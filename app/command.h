@@ -20,5 +20,6 @@ void register_inspect(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_synth(CLI::App& app);
 void register_audit(CLI::App& app);
+void register_perplexity(CLI::App& app);
 
 }  // namespace greta::app

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   register_tokenize(app);
   register_synth(app);
   register_audit(app);
+  register_perplexity(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

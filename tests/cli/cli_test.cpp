@@ -81,6 +81,21 @@ TEST(Cli, LogitsFileMatchesReference) {
   EXPECT_LE(worst, 1e-3);
 }
 
+TEST(Cli, PerplexityPrintsItsScoreAndProgress) {
+  const auto r = run_greta("perplexity " + kStories + " -f ../shared/reference/stories260K/s3_long.txt --window 64 --backend cpu");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("perplexity: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("5 windows of 64 tokens"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the last 2 tokens not scored"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("window 5/5"), std::string::npos) << r.err;
+}
+
+TEST(Cli, PerplexityRefusesATextShorterThanAWindow) {
+  const auto r = run_greta("perplexity " + kStories + " -p \"Once upon a time\" --window 64 --backend cpu");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("at least one window of 64 tokens"), std::string::npos) << r.err;
+}
+
 TEST(Cli, BenchPrintsLlamaBenchRows) {
   const auto r = run_greta("bench " + kStories + " -p 16 -n 8 -r 2 -t 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
