@@ -27,6 +27,7 @@ int run(const PerplexityCommandOptions& o) {
   PerplexityOptions p;
   p.window = o.window;
   p.max_windows = o.max_windows;
+  p.threads = o.model.threads;
   // As the first window starts with BOS, so does every other (llama.cpp's convention).
   if (m.tokenizer && m.tokenizer->add_bos() && !o.text.no_bos && !tokens.empty() && tokens[0] == m.tokenizer->bos())
     p.bos = m.tokenizer->bos();

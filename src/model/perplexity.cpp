@@ -6,29 +6,19 @@
 #include <thread>
 #include <vector>
 
+#include "backend/cpu/thread_pool.h"
 #include "greta/error.h"
 
 namespace greta {
 
+namespace {
+// -log softmax(logits)[target] in double precision.
 double token_nll(std::span<const float> logits, int32_t target) {
   double max = -INFINITY;
   for (const float v : logits) max = std::max(max, static_cast<double>(v));
   double sum = 0;
   for (const float v : logits) sum += std::exp(static_cast<double>(v) - max);
   return max + std::log(sum) - static_cast<double>(logits[static_cast<size_t>(target)]);
-}
-
-namespace {
-// fn(0 .. n-1) spread over the hardware's threads in contiguous ranges.
-void parallel_rows(int64_t n, const std::function<void(int64_t)>& fn) {
-  const int64_t threads = std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, std::max<int64_t>(n / 8, 1));
-  std::vector<std::thread> pool;
-  for (int64_t t = 1; t < threads; ++t)
-    pool.emplace_back([&, t] {
-      for (int64_t i = n * t / threads; i < n * (t + 1) / threads; ++i) fn(i);
-    });
-  for (int64_t i = 0; i < n / threads; ++i) fn(i);
-  for (auto& th : pool) th.join();
 }
 
 // The running result from the sums of the NLLs and of their squares.
@@ -62,6 +52,7 @@ PerplexityResult perplexity(Session& session, std::span<const int32_t> tokens, c
   double nll = 0, nll2 = 0;
   int64_t count = 0;
   std::vector<int32_t> win(static_cast<size_t>(w));
+  cpu::ThreadPool pool(o.threads > 0 ? o.threads : static_cast<int>(std::thread::hardware_concurrency()));
   PerplexityResult r;
   for (int64_t i = 0; i < n_windows; ++i) {
     std::copy_n(tokens.begin() + i * w, w, win.begin());
@@ -71,11 +62,17 @@ PerplexityResult perplexity(Session& session, std::span<const int32_t> tokens, c
     // Rows scored on several threads (a 128k vocabulary costs ~0.5 ms a row in double), then
     // added in order, so the result does not depend on the thread count.
     std::vector<double> v(static_cast<size_t>(w - 1 - first));
-    parallel_rows(static_cast<int64_t>(v.size()), [&](int64_t k) {
-      const int64_t j = first + k;
-      const std::span<const float> row(logits.data() + j * n_vocab, static_cast<size_t>(n_vocab));
-      v[static_cast<size_t>(k)] = token_nll(row, win[static_cast<size_t>(j + 1)]);
-    });
+    const int64_t n_rows = static_cast<int64_t>(v.size());
+    pool.parallel_for(
+        n_rows, 1,
+        [&](int64_t begin, int64_t end, int) {
+          for (int64_t k = begin; k < end; ++k) {
+            const int64_t j = first + k;
+            const std::span<const float> row(logits.data() + j * n_vocab, static_cast<size_t>(n_vocab));
+            v[static_cast<size_t>(k)] = token_nll(row, win[static_cast<size_t>(j + 1)]);
+          }
+        },
+        n_rows * n_vocab);
     for (const double x : v) {
       nll += x;
       nll2 += x * x;

@@ -17,6 +17,7 @@ struct PerplexityOptions {
   int64_t window = 512;
   int64_t max_windows = 0;           // 0: every whole window
   std::optional<int32_t> bos;        // when set, each window starts with this token (as the first does)
+  int threads = 0;                   // CPU threads scoring the rows (0: all); any backend
 };
 
 struct PerplexityResult {
@@ -28,10 +29,9 @@ struct PerplexityResult {
   int64_t left_out = 0;   // tokens after the last window
 };
 
-// -log softmax(logits)[target] in double precision.
-double token_nll(std::span<const float> logits, int32_t target);
-
-// Runs the windows through `session` (reset before each). progress(i, n, running result)
+// Runs the windows through `session` (reset before each); each window's scored rows
+// (log-softmax in double) are spread over `threads` CPU threads and added in order, so the
+// result does not depend on their number. progress(i, n, running result)
 // after window i of n. InputError when the sequence is shorter than one window, the window
 // is shorter than 2 tokens or longer than the session's context.
 PerplexityResult perplexity(Session& session, std::span<const int32_t> tokens, const PerplexityOptions& o,

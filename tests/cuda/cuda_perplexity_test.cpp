@@ -4,26 +4,12 @@
 
 #include <cmath>
 
+#include "../perplexity_support.h"
 #include "cuda_fixture.h"
 #include "model/perplexity.h"
 
 namespace greta::test {
 namespace {
-
-// exp(mean NLL) of positions n/2 .. n-2 from logits laid out [position][n_vocab].
-double score(const std::vector<float>& logits, int64_t n_vocab, const std::vector<int32_t>& tokens) {
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  double nll = 0;
-  int64_t count = 0;
-  for (int64_t p = n / 2; p < n - 1; ++p, ++count) {
-    const float* row = logits.data() + p * n_vocab;
-    double m = row[0], z = 0;
-    for (int64_t v = 1; v < n_vocab; ++v) m = std::max(m, static_cast<double>(row[v]));
-    for (int64_t v = 0; v < n_vocab; ++v) z += std::exp(row[v] - m);
-    nll += m + std::log(z) - row[tokens[static_cast<size_t>(p + 1)]];
-  }
-  return std::exp(nll / static_cast<double>(count));
-}
 
 // Exact: the CPU's bound (logits within 1e-3 of llama.cpp). Fast (f16 operands): a token's
 // NLL moves by at most twice its row's largest logit change, so the score by a factor within
@@ -31,7 +17,9 @@ double score(const std::vector<float>& logits, int64_t n_vocab, const std::vecto
 TEST(CudaPerplexity, MatchesTheScoreOfLlamaCppsLogits) {
   GRETA_REQUIRE_CUDA();
   const auto ref = Reference::load(shared_path("reference/stories260K/s3_long.json"));
-  const double want = score(ref.logits, ref.n_vocab, ref.prompt_tokens);
+  NllSums sums;
+  add_nlls(ref.logits, ref.n_vocab, ref.prompt_tokens, ref.positions() / 2, sums);
+  const double want = sums.perplexity();
   for (const auto& [precision, tolerance] : {std::pair{"exact", 1e-4}, std::pair{"fast", 2e-2}}) {
     BackendModel m("cuda", "stories260K.gguf", precision);
     Session s(*m.model, 0);

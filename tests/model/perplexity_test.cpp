@@ -10,13 +10,12 @@
 #include <vector>
 
 #include "greta/error.h"
+#include "../perplexity_support.h"
 #include "model_fixture.h"
 
 namespace greta::test {
 namespace {
 
-// The NLLs of positions first .. n-2 predicting the token after each, from logits laid out
-// [position][n_vocab], summed in double with a log-softmax written here.
 PerplexityOptions windows_of(int64_t window, std::optional<int32_t> bos = {}, int64_t max_windows = 0) {
   PerplexityOptions o;
   o.window = window;
@@ -25,38 +24,20 @@ PerplexityOptions windows_of(int64_t window, std::optional<int32_t> bos = {}, in
   return o;
 }
 
-struct Sums {
-  double nll = 0;
-  int64_t count = 0;
-};
-void add_scores(const std::vector<float>& logits, int64_t n_vocab, std::span<const int32_t> tokens, int64_t first,
-                Sums& s) {
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  for (int64_t p = first; p < n - 1; ++p) {
-    const float* row = logits.data() + p * n_vocab;
-    double m = row[0];
-    for (int64_t v = 1; v < n_vocab; ++v) m = std::max(m, static_cast<double>(row[v]));
-    double z = 0;
-    for (int64_t v = 0; v < n_vocab; ++v) z += std::exp(row[v] - m);
-    s.nll += m + std::log(z) - row[tokens[static_cast<size_t>(p + 1)]];
-    ++s.count;
-  }
-}
-
 TEST(Perplexity, OneWindowMatchesLlamaCppsLogits) {
   const auto ref = Reference::load(shared_path("reference/stories260K/s3_long.json"));
   auto m = load_shared_model("stories260K.gguf");
   Session s(*m.model, 0);
   const int64_t n = ref.positions();
   const PerplexityResult r = perplexity(s, ref.prompt_tokens, windows_of(n));
-  Sums want;
-  add_scores(ref.logits, ref.n_vocab, ref.prompt_tokens, n / 2, want);
+  NllSums want;
+  add_nlls(ref.logits, ref.n_vocab, ref.prompt_tokens, n / 2, want);
   EXPECT_EQ(r.scored, want.count);
   EXPECT_EQ(r.scored, n - 1 - n / 2);
   EXPECT_EQ(r.windows, 1);
   EXPECT_EQ(r.left_out, 0);
   // An f32 engine lands within 1e-3 of llama.cpp's logits on this all-f32 model.
-  EXPECT_NEAR(r.perplexity, std::exp(want.nll / want.count), 1e-4 * r.perplexity);
+  EXPECT_NEAR(r.perplexity, want.perplexity(), 1e-4 * r.perplexity);
   EXPECT_GT(r.error, 0.0);
 }
 
@@ -65,9 +46,9 @@ TEST(Perplexity, QuantizedModelMatchesTheFloat64Forward) {
   auto m = load_shared_model("synth-tiny-q4_k_m.gguf");
   Session s(*m.model, 0);
   const PerplexityResult r = perplexity(s, ref.prompt_tokens, windows_of(ref.positions()));
-  Sums want;
-  add_scores(ref.exact_logits, ref.n_vocab, ref.prompt_tokens, ref.positions() / 2, want);
-  EXPECT_NEAR(r.perplexity, std::exp(want.nll / want.count), 1e-3 * r.perplexity);
+  NllSums want;
+  add_nlls(ref.exact_logits, ref.n_vocab, ref.prompt_tokens, ref.positions() / 2, want);
+  EXPECT_NEAR(r.perplexity, want.perplexity(), 1e-3 * r.perplexity);
 }
 
 TEST(Perplexity, WindowsStartWithBosAndScoreTheirSecondHalf) {
@@ -77,12 +58,12 @@ TEST(Perplexity, WindowsStartWithBosAndScoreTheirSecondHalf) {
   Session s(*m.model, 0);
   const PerplexityResult r = perplexity(s, ref.prompt_tokens, windows_of(w, 1));
   // By hand: every whole window as its own prefill, its first token replaced by BOS.
-  Sums want;
+  NllSums want;
   for (int64_t i = 0; (i + 1) * w <= ref.positions(); ++i) {
     std::vector<int32_t> win(ref.prompt_tokens.begin() + i * w, ref.prompt_tokens.begin() + (i + 1) * w);
     win[0] = 1;
     Session fresh(*m.model, 0);
-    add_scores(fresh.prefill(win, LogitsRows::All), n_vocab, win, w / 2, want);
+    add_nlls(fresh.prefill(win, LogitsRows::All), n_vocab, win, w / 2, want);
   }
   EXPECT_EQ(r.windows, ref.positions() / w);
   EXPECT_EQ(r.left_out, ref.positions() % w);
@@ -94,6 +75,14 @@ TEST(Perplexity, WindowsStartWithBosAndScoreTheirSecondHalf) {
   const PerplexityResult two = perplexity(again, ref.prompt_tokens, windows_of(w, 1, 2));
   EXPECT_EQ(two.windows, 2);
   EXPECT_EQ(two.left_out, ref.positions() - 2 * w);
+
+  // The rows' scores are added in order whatever the number of threads that computed them
+  // (one window of 322 tokens: 160 rows of 512, enough work for the pool to split).
+  PerplexityOptions one_thread = windows_of(ref.positions()), three = windows_of(ref.positions());
+  one_thread.threads = 1;
+  three.threads = 3;
+  EXPECT_EQ(perplexity(again, ref.prompt_tokens, one_thread).perplexity,
+            perplexity(again, ref.prompt_tokens, three).perplexity);
 }
 
 TEST(Perplexity, RefusesWhatItCannotScore) {
